@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make demo   installs what is missing, fetches + converts the models, builds, and detects
+#               faces on the bundled sample photo (out/demo.json, out/demo.jpg)
+#   make test   the same setup, then builds and runs the whole test suite (ctest)
+# Also: make bench (benchmarks vs OpenCV Haar / YuNet), make clean.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+MODEL := models/mtcnn.safetensors
+
+.PHONY: setup build models demo test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+$(MODEL): .cache/mtcnn-tflite/pnet.tflite .cache/mtcnn-tflite/rnet.tflite .cache/mtcnn-tflite/onet.tflite
+	@$(BUILD)/facekit convert-mtcnn --tflite-dir .cache/mtcnn-tflite --out $@
+
+models: build
+	@$(MAKE) --no-print-directory $(MODEL)
+
+demo: models
+	@mkdir -p out
+	$(BUILD)/facekit detect .cache/samples/astronaut.png --json out/demo.json --draw out/demo.jpg
+	@cat out/demo.json
+
+test: models
+	@cd $(BUILD) && ctest --output-on-failure -j 2
+
+bench: models
+	@$(BUILD)/bench/facekit_bench --benchmark_min_time=1
+
+clean:
+	rm -rf $(BUILD) out models

@@ -1,0 +1,22 @@
+// Output helpers: ModelScope-compatible JSON and drawings of detections.
+// Thread safety: pure functions; safe to call concurrently.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "facekit/detector.hpp"
+#include "facekit/image.hpp"
+
+namespace facekit {
+
+// The JSON object ModelScope's face_detection pipeline returns:
+//   {"scores": [s, ...], "boxes": [[x1, y1, x2, y2], ...], "keypoints": [[x1, y1, ..., x5, y5], ...]}
+// Entries are parallel arrays in the order of `faces`; numbers have 2 decimals (scores 4).
+std::string toModelScopeJson(const std::vector<Face>& faces, int indent = -1);
+
+// Draws each face's box, score and 5 points onto an RGB copy of `image` (in the spirit of
+// ModelScope's draw_face_detection_result: green boxes, score above the box, coloured points).
+Image drawDetections(const ImageView& image, const std::vector<Face>& faces);
+
+}  // namespace facekit

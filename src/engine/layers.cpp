@@ -1,0 +1,120 @@
+#include "engine/layers.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/layers_impl.hpp"
+
+namespace facekit::engine {
+
+std::string Shape::str() const {
+  return "[" + std::to_string(n) + "," + std::to_string(h) + "," + std::to_string(w) + "," + std::to_string(c) + "]";
+}
+
+const char* backendName(Backend b) { return b == Backend::kReference ? "reference" : "fast"; }
+
+namespace detail {
+
+Conv2dBase::Conv2dBase(const Conv2dParams& p) : p_(p) {
+  if (p.out_c <= 0 || p.kh <= 0 || p.kw <= 0 || p.in_c <= 0 || p.stride_h <= 0 || p.stride_w <= 0 ||
+      p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 || p.pad_right < 0)
+    badShape("Conv2d", "invalid parameters");
+  if (p.weights.size() != size_t(p.out_c) * p.kh * p.kw * p.in_c)
+    badShape("Conv2d", "weights have " + std::to_string(p.weights.size()) + " values, expected out*kh*kw*in = " +
+                           std::to_string(size_t(p.out_c) * p.kh * p.kw * p.in_c));
+  if (p.bias.size() != size_t(p.out_c)) badShape("Conv2d", "bias size != out_c");
+}
+
+Shape Conv2dBase::outputShape(const Shape& in) const {
+  if (in.c != p_.in_c) badShape("Conv2d", "input has " + std::to_string(in.c) + " channels, expected " + std::to_string(p_.in_c));
+  const int ph = in.h + p_.pad_top + p_.pad_bottom, pw = in.w + p_.pad_left + p_.pad_right;
+  if (in.n <= 0 || ph < p_.kh || pw < p_.kw) badShape("Conv2d", "input " + in.str() + " smaller than the kernel");
+  return {in.n, (ph - p_.kh) / p_.stride_h + 1, (pw - p_.kw) / p_.stride_w + 1, p_.out_c};
+}
+
+PReLUBase::PReLUBase(const std::vector<float>& slope) : slope_(slope) {
+  if (slope.empty()) badShape("PReLU", "empty slope");
+}
+
+Shape PReLUBase::outputShape(const Shape& in) const {
+  if (in.c != int(slope_.size())) badShape("PReLU", "input has " + std::to_string(in.c) + " channels, slope has " + std::to_string(slope_.size()));
+  return in;
+}
+
+MaxPoolBase::MaxPoolBase(const MaxPoolParams& p) : p_(p) {
+  if (p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0) badShape("MaxPool", "invalid parameters");
+}
+
+static int pooledSize(int in, int k, int s, bool ceil_mode) {
+  const int span = in - k;
+  return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+}
+
+Shape MaxPoolBase::outputShape(const Shape& in) const {
+  if (in.n <= 0 || in.c <= 0 || in.h < p_.kh || in.w < p_.kw) badShape("MaxPool", "input " + in.str() + " smaller than the window");
+  return {in.n, pooledSize(in.h, p_.kh, p_.stride_h, p_.ceil_mode), pooledSize(in.w, p_.kw, p_.stride_w, p_.ceil_mode), in.c};
+}
+
+FullyConnectedBase::FullyConnectedBase(const FullyConnectedParams& p) : p_(p) {
+  if (p.in_features <= 0 || p.out_features <= 0) badShape("FullyConnected", "invalid parameters");
+  if (p.weights.size() != size_t(p.in_features) * p.out_features) badShape("FullyConnected", "weights size != out*in");
+  if (p.bias.size() != size_t(p.out_features)) badShape("FullyConnected", "bias size != out");
+}
+
+Shape FullyConnectedBase::outputShape(const Shape& in) const {
+  if (size_t(in.h) * in.w * in.c != size_t(p_.in_features))
+    badShape("FullyConnected", "input " + in.str() + " has " + std::to_string(size_t(in.h) * in.w * in.c) +
+                                   " features per item, expected " + std::to_string(p_.in_features));
+  return {in.n, 1, 1, p_.out_features};
+}
+
+Shape SoftmaxBase::outputShape(const Shape& in) const {
+  if (in.c <= 0) badShape("Softmax", "no channels");
+  return in;
+}
+
+}  // namespace detail
+
+void softmaxInPlace(float* v, int n) {
+  float m = v[0];
+  for (int i = 1; i < n; ++i) m = std::max(m, v[i]);
+  float sum = 0.f;
+  for (int i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - m));
+  const float inv = 1.f / sum;
+  for (int i = 0; i < n; ++i) v[i] *= inv;
+}
+
+std::unique_ptr<Layer> makeConv2d(const Conv2dParams& p, Backend b) {
+  return b == Backend::kReference ? detail::makeRefConv2d(p) : detail::makeXnnConv2d(p);
+}
+std::unique_ptr<Layer> makePReLU(const std::vector<float>& slope, Backend b) {
+  return b == Backend::kReference ? detail::makeRefPReLU(slope) : detail::makeXnnPReLU(slope);
+}
+std::unique_ptr<Layer> makeMaxPool(const MaxPoolParams& p, Backend b) {
+  return b == Backend::kReference ? detail::makeRefMaxPool(p) : detail::makeXnnMaxPool(p);
+}
+std::unique_ptr<Layer> makeFullyConnected(const FullyConnectedParams& p, Backend b) {
+  return b == Backend::kReference ? detail::makeRefFullyConnected(p) : detail::makeXnnFullyConnected(p);
+}
+std::unique_ptr<Layer> makeSoftmax(Backend b) {
+  return b == Backend::kReference ? detail::makeRefSoftmax() : detail::makeFastSoftmax();
+}
+
+Shape Sequential::outputShape(Shape in) const {
+  for (const auto& l : layers_) in = l->outputShape(in);
+  return in;
+}
+
+const Tensor& Sequential::forward(const Tensor& in, ThreadPool* pool) {
+  const Tensor* src = &in;
+  int next = 0;
+  for (auto& l : layers_) {
+    Tensor& dst = buf_[next];
+    l->forward(*src, dst, pool);
+    src = &dst;
+    next ^= 1;
+  }
+  return *src;
+}
+
+}  // namespace facekit::engine

