@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -85,13 +86,27 @@ void normalizeInto(const cv::Mat& rgb8, float* dst) {
   }
 }
 
+// Resizes without aliasing but fast: exact halvings (INTER_AREA, OpenCV's fast integer path)
+// until within a factor of 2 of the target, then bilinear, which does not alias at factors
+// above 0.5. INTER_AREA at arbitrary factors costs ~15x more (13 ms for a 640x480 pyramid).
+void resizeFast(const cv::Mat& src, cv::Size to, cv::Mat& dst, cv::Mat scratch[2]) {
+  const cv::Mat* from = &src;
+  for (int k = 0; from->cols >= 2 * to.width && from->rows >= 2 * to.height; k ^= 1) {
+    cv::resize(*from, scratch[k], cv::Size(from->cols / 2, from->rows / 2), 0, 0, cv::INTER_AREA);
+    from = &scratch[k];
+  }
+  cv::resize(*from, dst, to, 0, 0, cv::INTER_LINEAR);
+}
+
 class MtcnnDetector final : public FaceDetector {
  public:
   explicit MtcnnDetector(const DetectorOptions& o) : opt_(o), pool_(o.num_threads) {
     validate(opt_);
     if (opt_.model_path.empty()) opt_.model_path = defaultModelPath();
     const auto backend = opt_.backend == ComputeBackend::kReference ? engine::Backend::kReference : engine::Backend::kFast;
-    nets_ = mtcnn::buildNets(engine::ModelFile::load(opt_.model_path), backend);
+    model_ = engine::ModelFile::load(opt_.model_path);
+    backend_ = backend;
+    nets_ = mtcnn::buildNets(model_, backend);
   }
 
   const DetectorOptions& options() const override { return opt_; }
@@ -142,21 +157,35 @@ class MtcnnDetector final : public FaceDetector {
     return rgb;
   }
 
+  // XNNPACK re-derives its indirection buffers whenever an operator sees a new input size,
+  // which doubled P-Net's cost when one network served every pyramid level. One P-Net per
+  // level size (weights are 28 KB) keeps each operator on a single size.
+  engine::Sequential& pnetFor(int h, int w) {
+    if (pnet_by_size_.size() > 256) pnet_by_size_.clear();  // bound memory when sizes keep changing
+    auto it = pnet_by_size_.find({h, w});
+    if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::make_pair(h, w), mtcnn::buildNets(model_, backend_).pnet).first;
+    return it->second;
+  }
+
   std::vector<Candidate> stage1(const cv::Mat& rgb) {
     const int w = rgb.cols, h = rgb.rows;
     std::vector<Candidate> all;
     const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
     float min_side = float(std::min(w, h)) * m;
+    bool first = true;
     for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor) {
       const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
       if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
       auto t = Clock::now();
-      cv::resize(rgb, resized_, cv::Size(ws, hs), 0, 0, cv::INTER_AREA);
+      // Each level is made from the previous one (one factor-0.709 step), the first from the image.
+      resizeFast(first ? rgb : level_, cv::Size(ws, hs), resized_, scratch_);
+      first = false;
+      std::swap(level_, resized_);
       input_.resize(Shape{1, hs, ws, 3});
-      normalizeInto(resized_, input_.data());
+      normalizeInto(level_, input_.data());
       prof_.pyramid_ms += msSince(t);
       t = Clock::now();
-      const Tensor& out = nets_.pnet.forward(input_, &pool_);
+      const Tensor& out = pnetFor(hs, ws).forward(input_, &pool_);
       // Map output cells back with the exact per-axis factors of the resized image.
       const float sx = float(ws) / float(w), sy = float(hs) / float(h);
       std::vector<Candidate> found;
@@ -182,40 +211,48 @@ class MtcnnDetector final : public FaceDetector {
     return all;
   }
 
-  // Crops the candidates' boxes (rounded to whole pixels, zero outside the image), resizes them
-  // to size x size, and runs `net`. stage 1 = R-Net, stage 2 = O-Net (adds landmarks).
-  std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, engine::Sequential& net, int size, int stage) {
-    input_.resize(Shape{int(c.size()), size, size, 3});
-    const size_t per = size_t(size) * size * 3;
-    for (size_t i = 0; i < c.size(); ++i) {
-      Box& b = c[i].box;
-      const int x1 = int(std::floor(b.x1)), y1 = int(std::floor(b.y1));
-      const int bw = std::max(1, int(std::lround(b.width()))), bh = std::max(1, int(std::lround(b.height())));
-      b = {float(x1), float(y1), float(x1 + bw), float(y1 + bh)};  // outputs are relative to what the net sees
-      const cv::Rect box(x1, y1, bw, bh), inside = box & cv::Rect(0, 0, rgb.cols, rgb.rows);
-      cv::Mat crop;
-      if (inside == box) {
-        crop = rgb(box);
-      } else {
-        crop = cv::Mat::zeros(bh, bw, CV_8UC3);
-        if (inside.area() > 0) rgb(inside).copyTo(crop(cv::Rect(inside.x - x1, inside.y - y1, inside.width, inside.height)));
-      }
-      cv::resize(crop, patch_, cv::Size(size, size), 0, 0, bw > size ? cv::INTER_AREA : cv::INTER_LINEAR);
-      normalizeInto(patch_, input_.data() + i * per);
+  // Crops box i (rounded to whole pixels, zero outside the image), resizes it to size x size
+  // and writes it normalised to dst. Moves the box onto the pixel grid: the net's outputs are
+  // relative to exactly what it saw.
+  void cropInto(const cv::Mat& rgb, Box& b, int size, float* dst) {
+    const int x1 = int(std::floor(b.x1)), y1 = int(std::floor(b.y1));
+    const int bw = std::max(1, int(std::lround(b.width()))), bh = std::max(1, int(std::lround(b.height())));
+    b = {float(x1), float(y1), float(x1 + bw), float(y1 + bh)};
+    const cv::Rect box(x1, y1, bw, bh), inside = box & cv::Rect(0, 0, rgb.cols, rgb.rows);
+    cv::Mat crop;
+    if (inside == box) {
+      crop = rgb(box);
+    } else {
+      crop = cv::Mat::zeros(bh, bw, CV_8UC3);
+      if (inside.area() > 0) rgb(inside).copyTo(crop(cv::Rect(inside.x - x1, inside.y - y1, inside.width, inside.height)));
     }
-    const Tensor& out = net.forward(input_, &pool_);
-    const int oc = out.shape().c;
+    resizeFast(crop, cv::Size(size, size), patch_, scratch_);
+    normalizeInto(patch_, dst);
+  }
+
+  // Runs `net` (stage 1 = R-Net, stage 2 = O-Net, which adds landmarks) on the candidates'
+  // crops. Crops go through in chunks of kChunk: a chunk's activations stay in the L2 cache,
+  // which measured ~30% faster than one batch of all candidates.
+  std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, engine::Sequential& net, int size, int stage) {
+    constexpr size_t kChunk = 32;
+    const size_t per = size_t(size) * size * 3;
     std::vector<Candidate> kept;
-    for (size_t i = 0; i < c.size(); ++i) {
-      const float* o = out.data() + i * size_t(oc);
-      Candidate k = c[i];
-      k.score = faceProbability(o);
-      if (k.score < opt_.thresholds[size_t(stage)]) continue;
-      std::copy(o + 2, o + 6, k.reg);
-      if (stage == 2)
-        for (int p = 0; p < 5; ++p)
-          k.points[size_t(p)] = {k.box.x1 + o[6 + p] * k.box.width(), k.box.y1 + o[11 + p] * k.box.height()};
-      kept.push_back(k);
+    for (size_t start = 0; start < c.size(); start += kChunk) {
+      const size_t n = std::min(kChunk, c.size() - start);
+      input_.resize(Shape{int(n), size, size, 3});
+      for (size_t i = 0; i < n; ++i) cropInto(rgb, c[start + i].box, size, input_.data() + i * per);
+      const Tensor& out = net.forward(input_, &pool_);
+      for (size_t i = 0; i < n; ++i) {
+        const float* o = out.data() + i * size_t(out.shape().c);
+        Candidate k = c[start + i];
+        k.score = faceProbability(o);
+        if (k.score < opt_.thresholds[size_t(stage)]) continue;
+        std::copy(o + 2, o + 6, k.reg);
+        if (stage == 2)
+          for (int p = 0; p < 5; ++p)
+            k.points[size_t(p)] = {k.box.x1 + o[6 + p] * k.box.width(), k.box.y1 + o[11 + p] * k.box.height()};
+        kept.push_back(k);
+      }
     }
     if (stage == 1) {
       kept = nms(std::move(kept), opt_.nms[1], Overlap::kUnion);
@@ -229,10 +266,13 @@ class MtcnnDetector final : public FaceDetector {
 
   DetectorOptions opt_;
   engine::ThreadPool pool_;
+  engine::ModelFile model_;
+  engine::Backend backend_ = engine::Backend::kFast;
   mtcnn::Nets nets_;
+  std::map<std::pair<int, int>, engine::Sequential> pnet_by_size_;
   DetectorProfile prof_;
   Tensor input_;
-  cv::Mat resized_, patch_;
+  cv::Mat level_, resized_, patch_, scratch_[2];
 };
 
 }  // namespace
