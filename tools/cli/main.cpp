@@ -10,6 +10,7 @@
 
 #include "facekit/facekit.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
+#include "cmd_eval.hpp"
 #include "progress.hpp"
 
 namespace fs = std::filesystem;
@@ -142,11 +143,18 @@ int main(int argc, char** argv) {
   convert->add_option("--tflite-dir", tflite_dir, "folder with pnet.tflite, rnet.tflite, onet.tflite")->required();
   convert->add_option("--out", out_path, "output model file (.safetensors)")->required();
 
+  int exit_code = 0;
+  cli::registerEval(app, exit_code);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {  // subcommands that run as CLI11 callbacks
+    std::cerr << "facekit: error: " << e.what() << "\n";
+    return 1;
   }
+  if (exit_code) return exit_code;
   try {
     if (*detect) {
       if (!thresholds.empty()) opt.thresholds = parseThresholds(thresholds);

@@ -1,0 +1,48 @@
+#include "eval/plot.hpp"
+
+#include <cstdio>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "facekit/error.hpp"
+
+namespace facekit::eval {
+
+void savePlot(const LinePlot& p, const std::string& path, int width, int height) {
+  cv::Mat img(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const int left = 80, right = 20, top = 50, bottom = 60;
+  const int pw = width - left - right, ph = height - top - bottom;
+  auto X = [&](double x) { return left + int((x - p.x_min) / (p.x_max - p.x_min) * pw); };
+  auto Y = [&](double y) { return top + ph - int((y - p.y_min) / (p.y_max - p.y_min) * ph); };
+  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+  const cv::Scalar black(0, 0, 0), grid(225, 225, 225);
+  for (int i = 0; i <= 10; ++i) {
+    const double fx = p.x_min + (p.x_max - p.x_min) * i / 10, fy = p.y_min + (p.y_max - p.y_min) * i / 10;
+    cv::line(img, {X(fx), top}, {X(fx), top + ph}, grid);
+    cv::line(img, {left, Y(fy)}, {left + pw, Y(fy)}, grid);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", fx);
+    cv::putText(img, buf, {X(fx) - 12, top + ph + 20}, font, 0.45, black, 1, cv::LINE_AA);
+    std::snprintf(buf, sizeof buf, "%g", fy);
+    cv::putText(img, buf, {left - 45, Y(fy) + 5}, font, 0.45, black, 1, cv::LINE_AA);
+  }
+  cv::rectangle(img, {left, top}, {left + pw, top + ph}, black, 1);
+  cv::putText(img, p.title, {left, 30}, font, 0.7, black, 2, cv::LINE_AA);
+  cv::putText(img, p.x_label, {left + pw / 2 - 40, height - 15}, font, 0.55, black, 1, cv::LINE_AA);
+  cv::putText(img, p.y_label, {5, top - 10}, font, 0.55, black, 1, cv::LINE_AA);
+  // Colour-blind-safe palette (Okabe-Ito), BGR.
+  const cv::Scalar colours[] = {{178, 114, 0}, {0, 94, 213}, {115, 158, 0}, {167, 121, 204}, {233, 180, 86}, {66, 228, 240}, {0, 0, 0}};
+  int legend_y = top + 20;
+  for (size_t s = 0; s < p.series.size(); ++s) {
+    const cv::Scalar c = colours[s % 7];
+    const auto& pts = p.series[s].points;
+    for (size_t i = 1; i < pts.size(); ++i)
+      cv::line(img, {X(pts[i - 1].first), Y(pts[i - 1].second)}, {X(pts[i].first), Y(pts[i].second)}, c, 2, cv::LINE_AA);
+    cv::line(img, {left + pw - 260, legend_y - 5}, {left + pw - 230, legend_y - 5}, c, 3, cv::LINE_AA);
+    cv::putText(img, p.series[s].name, {left + pw - 222, legend_y}, font, 0.5, black, 1, cv::LINE_AA);
+    legend_y += 22;
+  }
+  if (!cv::imwrite(path, img)) throw Error(Error::Code::kIoError, "cannot write plot " + path);
+}
+
+}  // namespace facekit::eval
