@@ -32,14 +32,20 @@ void savePlot(const LinePlot& p, const std::string& path, int width, int height)
   cv::putText(img, p.y_label, {5, top - 10}, font, 0.55, black, 1, cv::LINE_AA);
   // Colour-blind-safe palette (Okabe-Ito), BGR.
   const cv::Scalar colours[] = {{178, 114, 0}, {0, 94, 213}, {115, 158, 0}, {167, 121, 204}, {233, 180, 86}, {66, 228, 240}, {0, 0, 0}};
-  int legend_y = top + 20;
+  // Legend in the lower left, on white, where rising/falling curves rarely pass.
+  const int legend_h = 22 * int(p.series.size()) + 8;
+  int legend_y = top + ph - legend_h + 16;
+  cv::rectangle(img, {left + 10, top + ph - legend_h - 2}, {left + 300, top + ph - 8}, cv::Scalar(255, 255, 255), cv::FILLED);
+  cv::rectangle(img, {left + 10, top + ph - legend_h - 2}, {left + 300, top + ph - 8}, grid, 1);
   for (size_t s = 0; s < p.series.size(); ++s) {
-    const cv::Scalar c = colours[s % 7];
     const auto& pts = p.series[s].points;
     for (size_t i = 1; i < pts.size(); ++i)
-      cv::line(img, {X(pts[i - 1].first), Y(pts[i - 1].second)}, {X(pts[i].first), Y(pts[i].second)}, c, 2, cv::LINE_AA);
-    cv::line(img, {left + pw - 260, legend_y - 5}, {left + pw - 230, legend_y - 5}, c, 3, cv::LINE_AA);
-    cv::putText(img, p.series[s].name, {left + pw - 222, legend_y}, font, 0.5, black, 1, cv::LINE_AA);
+      cv::line(img, {X(pts[i - 1].first), Y(pts[i - 1].second)}, {X(pts[i].first), Y(pts[i].second)}, colours[s % 7], 2, cv::LINE_AA);
+  }
+  for (size_t s = 0; s < p.series.size(); ++s) {
+    const cv::Scalar c = colours[s % 7];
+    cv::line(img, {left + 20, legend_y - 5}, {left + 50, legend_y - 5}, c, 3, cv::LINE_AA);
+    cv::putText(img, p.series[s].name, {left + 58, legend_y}, font, 0.5, black, 1, cv::LINE_AA);
     legend_y += 22;
   }
   if (!cv::imwrite(path, img)) throw Error(Error::Code::kIoError, "cannot write plot " + path);
