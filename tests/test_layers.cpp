@@ -147,3 +147,52 @@ TEST(LayerShapes, RejectWrongInputs) {
   EXPECT_THROW(fc->outputShape({1, 1, 1, 7}), facekit::Error);
   EXPECT_THROW(makeMaxPool({3, 3, 2, 2, true}, Backend::kFast)->outputShape({1, 2, 5, 1}), facekit::Error);
 }
+
+TEST(LayerParity, DepthwiseConv2dStridesAndPadding) {
+  uint32_t seed = 500;
+  for (auto [c, k, stride, pad, h, w] : {std::tuple{16, 3, 1, 1, 24, 24}, {32, 3, 2, 0, 25, 26}, {128, 3, 2, 1, 12, 12}, {8, 5, 1, 2, 9, 11}}) {
+    DepthwiseConv2dParams p;
+    p.channels = c, p.kh = p.kw = k, p.stride_h = p.stride_w = stride;
+    p.pad_top = p.pad_left = pad, p.pad_bottom = p.pad_right = pad + (stride == 2 ? 1 : 0);
+    p.weights = randomVector(size_t(k) * k * c, seed), p.bias = randomVector(size_t(c), seed + 1);
+    expectParity([&](Backend b) { return makeDepthwiseConv2d(p, b); }, {2, h, w, c}, seed + 2);
+    expectParity([&](Backend b) { return makeDepthwiseConv2d(p, b); }, {1, h, w, c}, seed + 3, 2);
+    seed += 10;
+  }
+}
+
+TEST(LayerParity, SigmoidAndChannelPad) {
+  expectParity([](Backend b) { return makeSigmoid(b); }, {2, 5, 7, 3}, 41);
+  expectParity([](Backend b) { return makeChannelPad(0, 16, b); }, {1, 6, 5, 16}, 42);
+  expectParity([](Backend b) { return makeChannelPad(3, 1, b); }, {2, 3, 4, 5}, 43);
+}
+
+TEST(LayerParity, Add) {
+  auto ref = makeAdd(Backend::kReference), fast = makeAdd(Backend::kFast);
+  const Tensor a = randomTensor({2, 7, 5, 16}, 51), b = randomTensor({2, 7, 5, 16}, 52);
+  Tensor want, got;
+  ref->forward(a, b, want, nullptr);
+  fast->forward(a, b, got, nullptr);
+  EXPECT_TRUE(sameTensor(got, want, kParityTol));
+  EXPECT_FLOAT_EQ(want.data()[3], a.data()[3] + b.data()[3]);
+  EXPECT_THROW(fast->outputShape({1, 2, 2, 2}, {1, 2, 2, 3}), facekit::Error);
+}
+
+TEST(LayerReference, DepthwiseAndSigmoidHandComputed) {
+  DepthwiseConv2dParams p;  // 2 channels, 2x2 kernels, no padding, on a 2x2 image: one output pixel
+  p.channels = 2, p.kh = p.kw = 2;
+  p.weights = {1, 10, 2, 20, 3, 30, 4, 40};  // [ky][kx][c]
+  p.bias = {0.5f, -1.f};
+  Tensor x({1, 2, 2, 2});
+  const float v[8] = {1, 1, 2, 0, 3, 0, 4, 2};  // [y][x][c]
+  std::copy(v, v + 8, x.data());
+  for (Backend b : {Backend::kReference, Backend::kFast}) {
+    Tensor y;
+    makeDepthwiseConv2d(p, b)->forward(x, y, nullptr);
+    ASSERT_EQ(y.shape(), (Shape{1, 1, 1, 2}));
+    EXPECT_NEAR(y.data()[0], 1 * 1 + 2 * 2 + 3 * 3 + 4 * 4 + 0.5, 1e-5);  // 30.5
+    EXPECT_NEAR(y.data()[1], 10 * 1 + 20 * 0 + 30 * 0 + 40 * 2 - 1, 1e-5);  // 89
+    makeSigmoid(b)->forward(x, y, nullptr);
+    EXPECT_NEAR(y.data()[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-6);
+  }
+}

@@ -73,6 +73,30 @@ Shape SoftmaxBase::outputShape(const Shape& in) const {
   return in;
 }
 
+DepthwiseConv2dBase::DepthwiseConv2dBase(const DepthwiseConv2dParams& p) : p_(p) {
+  if (p.channels <= 0 || p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0 || p.pad_top < 0 || p.pad_left < 0 ||
+      p.pad_bottom < 0 || p.pad_right < 0)
+    badShape("DepthwiseConv2d", "invalid parameters");
+  if (p.weights.size() != size_t(p.kh) * p.kw * p.channels) badShape("DepthwiseConv2d", "weights size != kh*kw*channels");
+  if (p.bias.size() != size_t(p.channels)) badShape("DepthwiseConv2d", "bias size != channels");
+}
+
+Shape DepthwiseConv2dBase::outputShape(const Shape& in) const {
+  if (in.c != p_.channels) badShape("DepthwiseConv2d", "input has " + std::to_string(in.c) + " channels, expected " + std::to_string(p_.channels));
+  const int ph = in.h + p_.pad_top + p_.pad_bottom, pw = in.w + p_.pad_left + p_.pad_right;
+  if (in.n <= 0 || ph < p_.kh || pw < p_.kw) badShape("DepthwiseConv2d", "input " + in.str() + " smaller than the kernel");
+  return {in.n, (ph - p_.kh) / p_.stride_h + 1, (pw - p_.kw) / p_.stride_w + 1, in.c};
+}
+
+ChannelPadBase::ChannelPadBase(int before, int after) : before_(before), after_(after) {
+  if (before < 0 || after < 0) badShape("ChannelPad", "negative padding");
+}
+
+Shape AddBase::outputShape(const Shape& a, const Shape& b) const {
+  if (a != b) badShape("Add", "shapes differ: " + a.str() + " vs " + b.str());
+  return a;
+}
+
 }  // namespace detail
 
 void softmaxInPlace(float* v, int n) {
@@ -99,6 +123,17 @@ std::unique_ptr<Layer> makeFullyConnected(const FullyConnectedParams& p, Backend
 std::unique_ptr<Layer> makeSoftmax(Backend b) {
   return b == Backend::kReference ? detail::makeRefSoftmax() : detail::makeFastSoftmax();
 }
+
+std::unique_ptr<Layer> makeDepthwiseConv2d(const DepthwiseConv2dParams& p, Backend b) {
+  return b == Backend::kReference ? detail::makeRefDepthwiseConv2d(p) : detail::makeXnnDepthwiseConv2d(p);
+}
+std::unique_ptr<Layer> makeSigmoid(Backend b) {
+  return b == Backend::kReference ? detail::makeRefSigmoid() : detail::makeXnnSigmoid();
+}
+std::unique_ptr<Layer> makeChannelPad(int before, int after, Backend b) {
+  return b == Backend::kReference ? detail::makeRefChannelPad(before, after) : detail::makeXnnChannelPad(before, after);
+}
+std::unique_ptr<BinaryLayer> makeAdd(Backend b) { return b == Backend::kReference ? detail::makeRefAdd() : detail::makeXnnAdd(); }
 
 Shape Sequential::outputShape(Shape in) const {
   for (const auto& l : layers_) in = l->outputShape(in);

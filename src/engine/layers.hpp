@@ -67,6 +67,33 @@ std::unique_ptr<Layer> makeFullyConnected(const FullyConnectedParams& p, Backend
 // Softmax over the channel axis at every (n, y, x).
 std::unique_ptr<Layer> makeSoftmax(Backend b);
 
+// Depthwise 2-D convolution: one kh x kw filter per channel. weights [kh][kw][channels]
+// (TensorFlow's [kh, kw, C, 1]), bias [channels]; explicit zero padding as in Conv2dParams.
+struct DepthwiseConv2dParams {
+  int channels = 0, kh = 0, kw = 0;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  std::vector<float> weights;
+  std::vector<float> bias;
+};
+std::unique_ptr<Layer> makeDepthwiseConv2d(const DepthwiseConv2dParams& p, Backend b);
+
+// Logistic sigmoid, elementwise.
+std::unique_ptr<Layer> makeSigmoid(Backend b);
+
+// Zero padding of the channel axis: `before` zeros, the input channels, `after` zeros.
+std::unique_ptr<Layer> makeChannelPad(int before, int after, Backend b);
+
+// Elementwise sum of two tensors of equal shape (residual connections).
+class BinaryLayer {
+ public:
+  virtual ~BinaryLayer() = default;
+  virtual const char* type() const = 0;
+  virtual Shape outputShape(const Shape& a, const Shape& b) const = 0;
+  virtual void forward(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool* pool) = 0;
+};
+std::unique_ptr<BinaryLayer> makeAdd(Backend b);
+
 // Numerically stable in-place softmax over n values (shared by the layer and by pipelines
 // that apply softmax to a slice of a fused output).
 void softmaxInPlace(float* v, int n);

@@ -59,7 +59,43 @@ class SoftmaxBase : public Layer {
   Shape outputShape(const Shape& in) const override;
 };
 
+class DepthwiseConv2dBase : public Layer {
+ public:
+  explicit DepthwiseConv2dBase(const DepthwiseConv2dParams& p);
+  const char* type() const override { return "DepthwiseConv2d"; }
+  Shape outputShape(const Shape& in) const override;
+
+ protected:
+  DepthwiseConv2dParams p_;
+};
+
+class SigmoidBase : public Layer {
+ public:
+  const char* type() const override { return "Sigmoid"; }
+  Shape outputShape(const Shape& in) const override { return in; }
+};
+
+class ChannelPadBase : public Layer {
+ public:
+  ChannelPadBase(int before, int after);
+  const char* type() const override { return "ChannelPad"; }
+  Shape outputShape(const Shape& in) const override { return {in.n, in.h, in.w, in.c + before_ + after_}; }
+
+ protected:
+  int before_, after_;
+};
+
+class AddBase : public BinaryLayer {
+ public:
+  const char* type() const override { return "Add"; }
+  Shape outputShape(const Shape& a, const Shape& b) const override;
+};
+
 // Reference implementations (layers_ref.cpp).
+std::unique_ptr<Layer> makeRefDepthwiseConv2d(const DepthwiseConv2dParams& p);
+std::unique_ptr<Layer> makeRefSigmoid();
+std::unique_ptr<Layer> makeRefChannelPad(int before, int after);
+std::unique_ptr<BinaryLayer> makeRefAdd();
 std::unique_ptr<Layer> makeRefConv2d(const Conv2dParams& p);
 std::unique_ptr<Layer> makeRefPReLU(const std::vector<float>& slope);
 std::unique_ptr<Layer> makeRefMaxPool(const MaxPoolParams& p);
@@ -72,5 +108,9 @@ std::unique_ptr<Layer> makeXnnPReLU(const std::vector<float>& slope);
 std::unique_ptr<Layer> makeXnnMaxPool(const MaxPoolParams& p);
 std::unique_ptr<Layer> makeXnnFullyConnected(const FullyConnectedParams& p);
 std::unique_ptr<Layer> makeFastSoftmax();
+std::unique_ptr<Layer> makeXnnDepthwiseConv2d(const DepthwiseConv2dParams& p);
+std::unique_ptr<Layer> makeXnnSigmoid();
+std::unique_ptr<Layer> makeXnnChannelPad(int before, int after);
+std::unique_ptr<BinaryLayer> makeXnnAdd();
 
 }  // namespace facekit::engine::detail

@@ -105,7 +105,69 @@ class RefSoftmax final : public SoftmaxBase {
   }
 };
 
+class RefDepthwiseConv2d final : public DepthwiseConv2dBase {
+ public:
+  using DepthwiseConv2dBase::DepthwiseConv2dBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape is = in.shape(), os = outputShape(is);
+    out.resize(os);
+    for (int n = 0; n < os.n; ++n)
+      for (int oy = 0; oy < os.h; ++oy)
+        for (int ox = 0; ox < os.w; ++ox)
+          for (int c = 0; c < os.c; ++c) {
+            double acc = p_.bias[c];
+            for (int ky = 0; ky < p_.kh; ++ky) {
+              const int iy = oy * p_.stride_h + ky - p_.pad_top;
+              if (iy < 0 || iy >= is.h) continue;
+              for (int kx = 0; kx < p_.kw; ++kx) {
+                const int ix = ox * p_.stride_w + kx - p_.pad_left;
+                if (ix < 0 || ix >= is.w) continue;
+                acc += double(p_.weights[(size_t(ky) * p_.kw + kx) * p_.channels + c]) * in.at(n, iy, ix, c);
+              }
+            }
+            out.at(n, oy, ox, c) = float(acc);
+          }
+  }
+};
+
+class RefSigmoid final : public SigmoidBase {
+ public:
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    out.resize(in.shape());
+    for (size_t i = 0; i < in.numel(); ++i) out.data()[i] = float(1.0 / (1.0 + std::exp(-double(in.data()[i]))));
+  }
+};
+
+class RefChannelPad final : public ChannelPadBase {
+ public:
+  using ChannelPadBase::ChannelPadBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    const Shape is = in.shape(), os = outputShape(is);
+    out.resize(os);
+    for (int n = 0; n < os.n; ++n)
+      for (int y = 0; y < os.h; ++y)
+        for (int x = 0; x < os.w; ++x)
+          for (int c = 0; c < os.c; ++c) {
+            const int ic = c - before_;
+            out.at(n, y, x, c) = ic >= 0 && ic < is.c ? in.at(n, y, x, ic) : 0.f;
+          }
+  }
+};
+
+class RefAdd final : public AddBase {
+ public:
+  void forward(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool*) override {
+    out.resize(outputShape(a.shape(), b.shape()));
+    for (size_t i = 0; i < a.numel(); ++i) out.data()[i] = a.data()[i] + b.data()[i];
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<Layer> makeRefDepthwiseConv2d(const DepthwiseConv2dParams& p) { return std::make_unique<RefDepthwiseConv2d>(p); }
+std::unique_ptr<Layer> makeRefSigmoid() { return std::make_unique<RefSigmoid>(); }
+std::unique_ptr<Layer> makeRefChannelPad(int before, int after) { return std::make_unique<RefChannelPad>(before, after); }
+std::unique_ptr<BinaryLayer> makeRefAdd() { return std::make_unique<RefAdd>(); }
 
 std::unique_ptr<Layer> makeRefConv2d(const Conv2dParams& p) { return std::make_unique<RefConv2d>(p); }
 std::unique_ptr<Layer> makeRefPReLU(const std::vector<float>& s) { return std::make_unique<RefPReLU>(s); }

@@ -33,6 +33,10 @@ struct XnnOp {
   XnnOp(const XnnOp&) = delete;
   XnnOp& operator=(const XnnOp&) = delete;
   XnnOp(XnnOp&& o) noexcept : op(std::exchange(o.op, nullptr)) {}
+  XnnOp& operator=(XnnOp&& o) noexcept {
+    std::swap(op, o.op);
+    return *this;
+  }
   ~XnnOp() {
     if (op) xnn_delete_operator(op);
   }
@@ -140,7 +144,93 @@ class FastSoftmax final : public SoftmaxBase {
   }
 };
 
+class XnnDepthwiseConv2d final : public DepthwiseConv2dBase {
+ public:
+  explicit XnnDepthwiseConv2d(const DepthwiseConv2dParams& p) : DepthwiseConv2dBase(p) {
+    ensureXnnInitialized();
+    // groups = channels with one input and one output channel each; with the depthwise flag
+    // XNNPACK takes the kernel as [1][kh][kw][channels], i.e. TensorFlow's layout.
+    check(xnn_create_convolution2d_nhwc_f32(p.pad_top, p.pad_right, p.pad_bottom, p.pad_left, p.kh, p.kw, p.stride_h,
+                                            p.stride_w, 1, 1, p.channels, 1, 1, p.channels, p.channels, p.weights.data(),
+                                            p.bias.data(), -kInf, kInf, XNN_FLAG_DEPTHWISE_CONVOLUTION, &op_.op),
+          "depthwise convolution create");
+  }
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
+    const Shape is = in.shape();
+    out.resize(outputShape(is));
+    check(xnn_setup_convolution2d_nhwc_f32(op_.op, is.n, is.h, is.w, in.data(), out.data(), poolHandle(pool)),
+          "depthwise convolution setup");
+    run(op_, pool);
+  }
+
+ private:
+  XnnOp op_;
+};
+
+class XnnSigmoid final : public SigmoidBase {
+ public:
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
+    ensureXnnInitialized();
+    const Shape s = in.shape();
+    if (!op_.op || channels_ != s.c) {
+      op_ = XnnOp();
+      check(xnn_create_sigmoid_nc_f32(s.c, s.c, s.c, 0, &op_.op), "sigmoid create");
+      channels_ = s.c;
+    }
+    out.resize(s);
+    check(xnn_setup_sigmoid_nc_f32(op_.op, size_t(s.n) * s.h * s.w, in.data(), out.data(), poolHandle(pool)), "sigmoid setup");
+    run(op_, pool);
+  }
+
+ private:
+  XnnOp op_;
+  int channels_ = 0;
+};
+
+class XnnChannelPad final : public ChannelPadBase {
+ public:
+  XnnChannelPad(int before, int after) : ChannelPadBase(before, after) {
+    ensureXnnInitialized();
+    const float zero = 0.f;
+    check(xnn_create_constant_pad_nd_x32(&zero, 0, &op_.op), "pad create");
+  }
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
+    const Shape is = in.shape();
+    out.resize(outputShape(is));
+    const size_t shape[4] = {size_t(is.n), size_t(is.h), size_t(is.w), size_t(is.c)};
+    const size_t pre[4] = {0, 0, 0, size_t(before_)}, post[4] = {0, 0, 0, size_t(after_)};
+    check(xnn_setup_constant_pad_nd_x32(op_.op, 4, shape, pre, post, in.data(), out.data(), poolHandle(pool)), "pad setup");
+    run(op_, pool);
+  }
+
+ private:
+  XnnOp op_;
+};
+
+class XnnAdd final : public AddBase {
+ public:
+  XnnAdd() {
+    ensureXnnInitialized();
+    check(xnn_create_add_nd_f32(-kInf, kInf, 0, &op_.op), "add create");
+  }
+  void forward(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool* pool) override {
+    const Shape s = outputShape(a.shape(), b.shape());
+    out.resize(s);
+    const size_t shape[1] = {s.numel()};
+    check(xnn_setup_add_nd_f32(op_.op, 1, shape, 1, shape, a.data(), b.data(), out.data(), poolHandle(pool)), "add setup");
+    run(op_, pool);
+  }
+
+ private:
+  XnnOp op_;
+};
+
 }  // namespace
+
+std::unique_ptr<Layer> makeXnnDepthwiseConv2d(const DepthwiseConv2dParams& p) { return std::make_unique<XnnDepthwiseConv2d>(p); }
+std::unique_ptr<Layer> makeXnnSigmoid() { return std::make_unique<XnnSigmoid>(); }
+std::unique_ptr<Layer> makeXnnChannelPad(int before, int after) { return std::make_unique<XnnChannelPad>(before, after); }
+std::unique_ptr<BinaryLayer> makeXnnAdd() { return std::make_unique<XnnAdd>(); }
 
 std::unique_ptr<Layer> makeXnnConv2d(const Conv2dParams& p) { return std::make_unique<XnnConv2d>(p); }
 std::unique_ptr<Layer> makeXnnPReLU(const std::vector<float>& s) { return std::make_unique<XnnPReLU>(s); }
