@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "facekit/facekit.hpp"
+#include "models/facemesh/facemesh.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 #include "cmd_eval.hpp"
 #include "progress.hpp"
@@ -143,6 +144,11 @@ int main(int argc, char** argv) {
   convert->add_option("--tflite-dir", tflite_dir, "folder with pnet.tflite, rnet.tflite, onet.tflite")->required();
   convert->add_option("--out", out_path, "output model file (.safetensors)")->required();
 
+  auto* convert_mesh = app.add_subcommand("convert-facemesh", "convert the pinned MediaPipe face mesh (TF.js) into a facekit model");
+  std::string tfjs_json, mesh_out;
+  convert_mesh->add_option("--tfjs", tfjs_json, "facemesh.json (its .bin beside it)")->required();
+  convert_mesh->add_option("--out", mesh_out, "output model file (.safetensors)")->required();
+
   int exit_code = 0;
   cli::registerEval(app, exit_code);
 
@@ -161,11 +167,12 @@ int main(int argc, char** argv) {
       opt.backend = backend == "reference" ? ComputeBackend::kReference : ComputeBackend::kFast;
       return runDetect(inputs, json_path, draw, opt);
     }
-    if (*convert) {
-      const auto model = mtcnn::convertTflite(tflite_dir);
-      if (fs::path(out_path).has_parent_path()) fs::create_directories(fs::path(out_path).parent_path());
-      model.save(out_path);
-      std::cerr << "facekit: wrote " << out_path << " (" << model.tensors().size() << " tensors)\n";
+    if (*convert || *convert_mesh) {
+      const auto model = *convert ? mtcnn::convertTflite(tflite_dir) : facemesh::convertTfjs(tfjs_json);
+      const std::string& path = *convert ? out_path : mesh_out;
+      if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+      model.save(path);
+      std::cerr << "facekit: wrote " << path << " (" << model.tensors().size() << " tensors)\n";
       return 0;
     }
   } catch (const std::exception& e) {
