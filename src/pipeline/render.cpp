@@ -1,8 +1,11 @@
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "facekit/render.hpp"
+#include "models/landmarks/head_pose.hpp"
+#include "models/landmarks/layout106.hpp"
 
 namespace facekit {
 namespace {
@@ -46,6 +49,56 @@ Image drawDetections(const ImageView& image, const std::vector<Face>& faces) {
                  cv::LINE_AA);
   }
   return out;
+}
+
+Image drawLandmarks(const ImageView& image, const std::vector<FaceLandmarks>& faces, bool with_indices) {
+  Image out = toRGB(image);
+  cv::Mat m(out.height, out.width, CV_8UC3, out.pixels.data());
+  const auto& layout = landmarks::layout106();
+  const std::map<std::string, cv::Scalar> colours = {
+      {"contour", {255, 255, 255}}, {"brow_left", {255, 200, 0}}, {"brow_right", {255, 200, 0}}, {"nose", {0, 255, 255}},
+      {"eye_left", {0, 255, 0}},    {"eye_right", {0, 255, 0}},   {"mouth", {255, 60, 160}},    {"pupil", {255, 0, 0}}};
+  for (const FaceLandmarks& f : faces) {
+    const float size = std::max(f.face.box.width(), f.face.box.height());
+    const int r = std::max(1, int(std::lround(size / 120)));
+    cv::rectangle(m, cv::Point(int(f.face.box.x1), int(f.face.box.y1)), cv::Point(int(f.face.box.x2), int(f.face.box.y2)),
+                  cv::Scalar(0, 255, 0), std::max(1, r / 2), cv::LINE_AA);
+    for (size_t i = 0; i < f.points.size(); ++i) {
+      const cv::Point p(int(std::lround(f.points[i].x)), int(std::lround(f.points[i].y)));
+      cv::circle(m, p, r, colours.at(layout[i].group), -1, cv::LINE_AA);
+      if (with_indices)
+        cv::putText(m, std::to_string(i), p + cv::Point(r + 1, -r - 1), cv::FONT_HERSHEY_SIMPLEX, 0.0028 * size, cv::Scalar(255, 255, 0), 1,
+                    cv::LINE_AA);
+    }
+    // Pose axes from the nose tip (point 64), length ~ half the face.
+    const auto rot = landmarks::rotationFromEuler(f.pose);
+    const cv::Point2d o(f.points[64].x, f.points[64].y);
+    const cv::Scalar axis_colour[3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}};
+    for (int a = 0; a < 3; ++a) {
+      // Column a of R is the face's axis a in camera coordinates; z is drawn pointing out of the face.
+      const double sign = a == 2 ? -1.0 : 1.0;
+      const cv::Point2d tip = o + cv::Point2d(rot[size_t(a)], rot[size_t(3 + a)]) * (sign * 0.5 * size);
+      cv::arrowedLine(m, o, tip, axis_colour[a], std::max(1, r), cv::LINE_AA, 0, 0.15);
+    }
+  }
+  return out;
+}
+
+std::string toLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent) {
+  using Json = nlohmann::ordered_json;
+  Json arr = Json::array();
+  for (const FaceLandmarks& f : faces) {
+    Json pts = Json::array(), kp = Json::array();
+    for (const Point2f& p : f.points) pts.push_back({round_to(p.x, 2), round_to(p.y, 2)});
+    for (const Point2f& p : f.face.landmarks) kp.push_back(round_to(p.x, 2)), kp.push_back(round_to(p.y, 2));
+    arr.push_back({{"score", round_to(f.face.score, 4)},
+                   {"box", {round_to(f.face.box.x1, 2), round_to(f.face.box.y1, 2), round_to(f.face.box.x2, 2), round_to(f.face.box.y2, 2)}},
+                   {"keypoints", kp},
+                   {"points", pts},
+                   {"pose", {{"pitch", round_to(f.pose.pitch, 2)}, {"yaw", round_to(f.pose.yaw, 2)}, {"roll", round_to(f.pose.roll, 2)}}},
+                   {"confidence", round_to(f.confidence, 4)}});
+  }
+  return Json{{"faces", arr}}.dump(indent);
 }
 
 }  // namespace facekit

@@ -12,41 +12,14 @@
 #include "models/facemesh/facemesh.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 #include "cmd_eval.hpp"
+#include "cmd_landmarks.hpp"
+#include "inputs.hpp"
 #include "progress.hpp"
 
 namespace fs = std::filesystem;
 using namespace facekit;
 
 namespace {
-
-bool isImageFile(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  for (const char* x : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
-    if (e == x) return true;
-  return false;
-}
-
-// Files are taken as given (so a bad one reports its own error); folders are searched
-// recursively for image files, in sorted order.
-std::vector<std::string> expandInputs(const std::vector<std::string>& inputs) {
-  std::vector<std::string> out;
-  for (const auto& in : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file() && isImageFile(it->path())) found.push_back(it->path().string());
-      if (ec) throw Error(Error::Code::kIoError, in + ": cannot list folder: " + ec.message());
-      std::sort(found.begin(), found.end());
-      if (found.empty()) throw Error(Error::Code::kIoError, in + ": folder holds no image files");
-      out.insert(out.end(), found.begin(), found.end());
-    } else {
-      out.push_back(in);
-    }
-  }
-  return out;
-}
 
 std::array<float, 3> parseThresholds(const std::string& s) {
   std::array<float, 3> t{};
@@ -76,7 +49,7 @@ void writeText(const std::string& path, const std::string& text) {
 }
 
 int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt) {
-  const auto files = expandInputs(inputs);
+  const auto files = cli::expandImageInputs(inputs);
   auto detector = FaceDetector::create(opt);
   const bool many = files.size() > 1;
   if (many && !draw.empty() && fs::exists(draw) && !fs::is_directory(draw))
@@ -151,6 +124,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   cli::registerEval(app, exit_code);
+  cli::registerLandmarks(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,75 @@
+// facekit 106-point landmarks and head pose.
+//
+//   auto lm = facekit::FaceLandmarker::create(options);
+//   for (const facekit::FaceLandmarks& f : lm->detect(image.view())) { f.points[0]; f.pose.yaw; }
+//
+// Layout (facekit-106, data/facekit106.csv, picture in docs/landmarks-106.md): 0-32 face
+// contour from the image-left ear along the jaw to the image-right ear; 33-41 / 42-50 eyebrows
+// (image-left / -right); 51-65 nose (bridge top to tip, lower nose left to right, tip, bottom);
+// 66-74 / 75-83 eyes (8 contour points + centre); 84-103 mouth (12 outer, 8 inner lip);
+// 104 / 105 pupils. Points are in the continuous pixel coordinates of facekit::Face.
+//
+// Head pose (degrees), the signs of AFLW2000-3D / 300W-LP so published figures compare:
+//   yaw   > 0: the face turns towards the image's left (the subject's right);
+//   pitch > 0: the face turns up;
+//   roll  > 0: the face is rotated clockwise in the image.
+// Exactly: with camera axes x right, y down, z away from the camera, the rotation taking a
+// frontal head to the observed one is R = Rz(roll) * Ry(yaw) * Rx(-pitch), angles in that
+// order. Rotating the image clockwise by a adds a to roll; mirroring it negates yaw and roll.
+//
+// Backends: kMesh runs MediaPipe Face Mesh (468 vertices) on each detected face and derives the
+// 106 points and the pose from it (the most accurate facekit has; it also labels training data).
+//
+// Thread safety: one FaceLandmarker per thread; detect() is not re-entrant.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "facekit/detector.hpp"
+
+namespace facekit {
+
+constexpr int kNumLandmarks106 = 106;
+
+struct HeadPose {
+  float pitch = 0, yaw = 0, roll = 0;  // degrees
+};
+
+struct FaceLandmarks {
+  Face face;                                     // the detection it came from
+  std::array<Point2f, kNumLandmarks106> points;  // facekit-106 layout
+  HeadPose pose;
+  float confidence = 0;                          // the landmark model's face probability, [0, 1]
+  std::vector<std::array<float, 3>> mesh;        // kMesh only: the 468 vertices, image pixels (z relative)
+};
+
+enum class LandmarkBackend { kMesh };
+
+struct LandmarkerOptions {
+  DetectorOptions detector;
+  LandmarkBackend backend = LandmarkBackend::kMesh;
+  std::string mesh_model_path;  // empty: defaultModelPath("facemesh.safetensors")
+  float crop_scale = 1.5f;      // crop side / face box side fed to the landmark model
+  int refine_passes = 1;        // re-crops from the previous landmarks (stabler, +1 model run each)
+  int num_threads = 1;
+};
+
+class FaceLandmarker {
+ public:
+  static std::unique_ptr<FaceLandmarker> create(const LandmarkerOptions& options = {});
+  virtual ~FaceLandmarker() = default;
+  // Detects faces, then landmarks each one.
+  virtual std::vector<FaceLandmarks> detect(const ImageView& image) = 0;
+  // Landmarks a face already detected (or tracked) in `image`.
+  virtual FaceLandmarks landmark(const ImageView& image, const Face& face) = 0;
+};
+
+// The facekit-106 layout as data: names and the mirror map (point i <-> its twin when the
+// image is flipped horizontally).
+const std::array<std::string, kNumLandmarks106>& landmark106Names();
+const std::array<int, kNumLandmarks106>& landmark106Mirror();
+
+}  // namespace facekit

@@ -1,0 +1,106 @@
+// Detect -> crop (rotated so the eyes are level) -> face mesh -> 106 points + head pose.
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "facekit/error.hpp"
+#include "facekit/landmarks.hpp"
+#include "models/facemesh/facemesh.hpp"
+#include "models/landmarks/head_pose.hpp"
+#include "models/landmarks/layout106.hpp"
+
+namespace facekit {
+namespace {
+
+// A square crop of side `side` centred at (cx, cy), rotated by `angle` radians (clockwise in
+// the image), mapped onto the model's 192 x 192 input.
+struct Crop {
+  double cx, cy, side, angle;
+  double scale() const { return facemesh::kInputSize / side; }
+  cv::Matx23d toCrop() const {  // image -> crop
+    const double s = scale(), c = std::cos(angle), n = std::sin(angle), h = facemesh::kInputSize / 2.0;
+    // q = s * R(-angle) * (p - centre) + h
+    return cv::Matx23d(s * c, s * n, h - s * (c * cx + n * cy), -s * n, s * c, h - s * (-n * cx + c * cy));
+  }
+  std::array<float, 3> toImage(const std::array<float, 3>& q) const {
+    const double s = scale(), c = std::cos(angle), n = std::sin(angle), h = facemesh::kInputSize / 2.0;
+    const double u = (q[0] - h) / s, v = (q[1] - h) / s;
+    return {float(cx + c * u - n * v), float(cy + n * u + c * v), float(q[2] / s)};
+  }
+};
+
+class MeshLandmarker final : public FaceLandmarker {
+ public:
+  explicit MeshLandmarker(const LandmarkerOptions& o)
+      : opt_(o),
+        detector_(FaceDetector::create(withThreads(o))),
+        mesh_(o.mesh_model_path.empty() ? defaultModelPath("facemesh.safetensors") : o.mesh_model_path, engine::Backend::kFast,
+              o.num_threads) {
+    if (!(o.crop_scale >= 1.0f && o.crop_scale <= 4.0f)) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: crop_scale must be in [1, 4]");
+    if (o.refine_passes < 0 || o.refine_passes > 5) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: refine_passes must be in 0..5");
+  }
+
+  std::vector<FaceLandmarks> detect(const ImageView& image) override {
+    std::vector<FaceLandmarks> out;
+    for (const Face& f : detector_->detect(image)) out.push_back(landmark(image, f));
+    return out;
+  }
+
+  FaceLandmarks landmark(const ImageView& image, const Face& face) override {
+    const cv::Mat src(image.height, image.width, image.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(image.data),
+                      image.rowBytes());
+    const Point2f le = face.landmarks[0], re = face.landmarks[1];
+    Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
+              opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};
+    FaceLandmarks r;
+    r.face = face;
+    for (int pass = 0; pass <= opt_.refine_passes; ++pass) {
+      if (pass > 0) crop = cropFromMesh(r.mesh);
+      cv::warpAffine(src, patch_, crop.toCrop(), cv::Size(facemesh::kInputSize, facemesh::kInputSize), cv::INTER_LINEAR,
+                     cv::BORDER_CONSTANT);
+      if (patch_.channels() == 1) cv::cvtColor(patch_, patch_, cv::COLOR_GRAY2RGB);
+      else if (image.format == PixelFormat::kBGR) cv::cvtColor(patch_, patch_, cv::COLOR_BGR2RGB);
+      const facemesh::MeshOutput m = mesh_.run(patch_.data);
+      r.mesh.resize(m.mesh.size());
+      for (size_t i = 0; i < m.mesh.size(); ++i) r.mesh[i] = crop.toImage(m.mesh[i]);
+      r.confidence = m.face_flag;
+    }
+    r.points = landmarks::meshTo106(r.mesh);
+    if (landmarks::havePoseTemplate()) r.pose = landmarks::headPose(r.mesh);
+    return r;
+  }
+
+ private:
+  static DetectorOptions withThreads(const LandmarkerOptions& o) {
+    DetectorOptions d = o.detector;
+    d.num_threads = o.num_threads;
+    return d;
+  }
+
+  // The next crop from the mesh: eye line for the angle, the mesh's extent (in that rotated
+  // frame) for centre and size. The mesh spans about the detector's box, so the same scale holds.
+  Crop cropFromMesh(const landmarks::Mesh& mesh) const {
+    auto mid = [&](int a, int b) { return cv::Point2d(0.5 * (mesh[size_t(a)][0] + mesh[size_t(b)][0]), 0.5 * (mesh[size_t(a)][1] + mesh[size_t(b)][1])); };
+    const cv::Point2d le = mid(33, 133), re = mid(263, 362);
+    const double angle = std::atan2(re.y - le.y, re.x - le.x), c = std::cos(angle), s = std::sin(angle);
+    double u0 = 1e30, u1 = -1e30, v0 = 1e30, v1 = -1e30;
+    for (const auto& p : mesh) {
+      const double u = c * p[0] + s * p[1], v = -s * p[0] + c * p[1];
+      u0 = std::min(u0, u), u1 = std::max(u1, u), v0 = std::min(v0, v), v1 = std::max(v1, v);
+    }
+    const double uc = 0.5 * (u0 + u1), vc = 0.5 * (v0 + v1);
+    return {c * uc - s * vc, s * uc + c * vc, opt_.crop_scale * std::max(u1 - u0, v1 - v0), angle};
+  }
+
+  LandmarkerOptions opt_;
+  std::unique_ptr<FaceDetector> detector_;
+  facemesh::FaceMesh mesh_;
+  cv::Mat patch_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceLandmarker> FaceLandmarker::create(const LandmarkerOptions& options) {
+  return std::make_unique<MeshLandmarker>(options);
+}
+
+}  // namespace facekit

@@ -1,0 +1,194 @@
+// facekit landmarks | label | make-pose-template
+#include "cmd_landmarks.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "facekit/facekit.hpp"
+#include "facekit/landmarks.hpp"
+#include "inputs.hpp"
+#include "models/landmarks/head_pose.hpp"
+#include "progress.hpp"
+
+namespace fs = std::filesystem;
+
+namespace facekit::cli {
+namespace {
+
+struct Args {
+  std::vector<std::string> inputs;
+  std::string images, json, draw, out, backend = "mesh";
+  LandmarkerOptions opt;
+  double pad = 0.5;
+  bool indices = false;
+};
+
+// Pads an image by `fraction` of its size on every side with replicated borders: detectors
+// need context around faces that fill the frame (face crops).
+Image padded(const Image& img, double fraction, int& dx, int& dy) {
+  dx = int(img.width * fraction), dy = int(img.height * fraction);
+  const cv::Mat src(img.height, img.width, img.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(img.pixels.data()));
+  cv::Mat big;
+  cv::copyMakeBorder(src, big, dy, dy, dx, dx, cv::BORDER_REPLICATE);
+  Image out;
+  out.width = big.cols, out.height = big.rows, out.format = img.format;
+  out.pixels.assign(big.data, big.data + big.total() * big.elemSize());
+  return out;
+}
+
+void shift(FaceLandmarks& f, float dx, float dy) {
+  f.face.box = {f.face.box.x1 - dx, f.face.box.y1 - dy, f.face.box.x2 - dx, f.face.box.y2 - dy};
+  for (auto& p : f.face.landmarks) p.x -= dx, p.y -= dy;
+  for (auto& p : f.points) p.x -= dx, p.y -= dy;
+  for (auto& p : f.mesh) p[0] -= dx, p[1] -= dy;
+}
+
+// Landmarks of every face; when none is found, tries again on a padded copy (face crops).
+std::vector<FaceLandmarks> landmarksWithPadding(FaceLandmarker& lm, const Image& img, double pad, bool& used_pad) {
+  used_pad = false;
+  auto faces = lm.detect(img.view());
+  if (faces.empty() && pad > 0) {
+    int dx = 0, dy = 0;
+    const Image big = padded(img, pad, dx, dy);
+    faces = lm.detect(big.view());
+    for (auto& f : faces) shift(f, float(dx), float(dy));
+    used_pad = true;
+  }
+  return faces;
+}
+
+void runLandmarks(Args& a) {
+  const auto files = expandImageInputs(a.inputs);
+  auto lm = FaceLandmarker::create(a.opt);
+  const bool many = files.size() > 1;
+  std::unique_ptr<Progress> progress;
+  if (many) progress = std::make_unique<Progress>("landmarks", files.size());
+  nlohmann::ordered_json all = nlohmann::ordered_json::object();
+  for (const auto& file : files) {
+    const Image img = loadImage(file);
+    const auto faces = lm->detect(img.view());
+    all[file] = nlohmann::ordered_json::parse(toLandmarksJson(faces));
+    if (!a.draw.empty()) {
+      std::string out = a.draw;
+      if (many || fs::is_directory(a.draw)) {
+        fs::create_directories(a.draw);
+        out = (fs::path(a.draw) / fs::path(file).filename()).string();
+      }
+      saveImage(drawLandmarks(img.view(), faces, a.indices).view(), out);
+    }
+    if (progress) progress->step();
+  }
+  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
+  if (a.json.empty()) std::cout << text << "\n";
+  else std::ofstream(a.json) << text << "\n";
+}
+
+void runLabel(Args& a) {
+  const auto files = expandImageInputs({a.images});
+  auto lm = FaceLandmarker::create(a.opt);
+  if (fs::path(a.out).has_parent_path()) fs::create_directories(fs::path(a.out).parent_path());
+  std::ofstream out(a.out);
+  if (!out) throw Error(Error::Code::kIoError, "cannot write " + a.out);
+  Progress progress("label", files.size());
+  size_t faces_total = 0, images_with_face = 0, low = 0, failed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& file : files) {
+    nlohmann::ordered_json base{{"image", file}};
+    try {
+      const Image img = loadImage(file);
+      bool used_pad = false;
+      const auto faces = landmarksWithPadding(*lm, img, a.pad, used_pad);
+      if (faces.empty()) {
+        base["status"] = "no_face";
+        out << base.dump() << "\n";
+      }
+      images_with_face += !faces.empty();
+      for (size_t k = 0; k < faces.size(); ++k) {
+        const FaceLandmarks& f = faces[k];
+        auto j = nlohmann::ordered_json::parse(toLandmarksJson({f}))["faces"][0];
+        nlohmann::ordered_json line = base;
+        line["status"] = f.confidence >= 0.5f ? "ok" : "low_confidence";
+        line["face_index"] = k;
+        line["width"] = img.width;
+        line["height"] = img.height;
+        line["padded"] = used_pad;
+        for (auto& [key, v] : j.items()) line[key] = v;
+        line["teacher"] = "mediapipe-facemesh";
+        out << line.dump() << "\n";
+        ++faces_total;
+        low += f.confidence < 0.5f;
+      }
+    } catch (const Error& e) {
+      ++failed;
+      base["status"] = "error";
+      base["error"] = e.what();
+      out << base.dump() << "\n";
+    }
+    progress.step();
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << "facekit label: " << files.size() << " images, " << images_with_face << " with a face ("
+            << (files.empty() ? 0.0 : 100.0 * double(images_with_face) / double(files.size())) << "%), " << faces_total << " faces, " << low
+            << " low-confidence, " << failed << " unreadable; " << double(faces_total) / secs << " faces/s with " << a.opt.num_threads
+            << " thread(s)\n";
+}
+
+void runTemplate(Args& a) {
+  const auto files = expandImageInputs({a.images});
+  auto lm = FaceLandmarker::create(a.opt);
+  std::vector<landmarks::Mesh> meshes;
+  Progress progress("template", files.size());
+  for (const auto& file : files) {
+    const Image img = loadImage(file);
+    for (const auto& f : lm->detect(img.view()))
+      if (f.confidence > 0.9f) meshes.push_back(f.mesh);
+    progress.step();
+  }
+  const auto t = landmarks::buildPoseTemplate(meshes);
+  std::ofstream o(a.out);
+  o << "# facekit head-pose template: Procrustes mean of " << meshes.size() << " MediaPipe meshes, in the face's symmetry frame.\n"
+    << "# made by: facekit make-pose-template --images " << a.images << " --out " << a.out << "\n"
+    << landmarks::poseTemplateCsv(t);
+  std::cerr << "facekit: wrote " << a.out << " from " << meshes.size() << " faces\n";
+}
+
+}  // namespace
+
+void registerLandmarks(CLI::App& app, int& exit_code) {
+  (void)exit_code;
+  auto args = std::make_shared<Args>();
+  auto common = [args](CLI::App* c) {
+    c->add_option("--threads", args->opt.num_threads, "threads")->capture_default_str();
+    c->add_option("--min-face", args->opt.detector.min_face_size, "smallest face, pixels")->capture_default_str();
+    c->add_option("--detector-model", args->opt.detector.model_path, "MTCNN model file");
+    c->add_option("--mesh-model", args->opt.mesh_model_path, "face mesh model file");
+  };
+  auto* lm = app.add_subcommand("landmarks", "106-point landmarks and head pose (JSON)");
+  common(lm);
+  lm->add_option("images", args->inputs, "image files or folders")->required();
+  lm->add_option("--backend", args->backend, "mesh: MediaPipe face mesh teacher")->check(CLI::IsMember({"mesh"}));
+  lm->add_option("--json", args->json, "write the JSON here instead of stdout");
+  lm->add_option("--draw", args->draw, "write annotated copies: a file (one image) or a folder");
+  lm->add_flag("--indices", args->indices, "with --draw: write each point's index");
+  lm->callback([args] { runLandmarks(*args); });
+
+  auto* label = app.add_subcommand("label", "label a folder with 106 points + pose (JSON lines, one per face)");
+  common(label);
+  label->add_option("--images", args->images, "image folder (searched recursively)")->required();
+  label->add_option("--out", args->out, "output .jsonl")->required();
+  label->add_option("--pad", args->pad, "when no face is found, retry with this much replicated border (fraction of the size)")
+      ->capture_default_str();
+  label->callback([args] { runLabel(*args); });
+
+  auto* tmpl = app.add_subcommand("make-pose-template", "rebuild the head-pose template from photos of frontal faces");
+  common(tmpl);
+  tmpl->add_option("--images", args->images, "image folder")->required();
+  tmpl->add_option("--out", args->out, "output CSV (data/pose_template.csv)")->required();
+  tmpl->callback([args] { runTemplate(*args); });
+}
+
+}  // namespace facekit::cli

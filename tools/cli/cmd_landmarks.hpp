@@ -1,0 +1,8 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace facekit::cli {
+// Adds `facekit landmarks`, `facekit label` and `facekit make-pose-template`.
+void registerLandmarks(CLI::App& app, int& exit_code);
+}  // namespace facekit::cli
