@@ -60,14 +60,14 @@ Image drawLandmarks(const ImageView& image, const std::vector<FaceLandmarks>& fa
       {"eye_left", {0, 255, 0}},    {"eye_right", {0, 255, 0}},   {"mouth", {255, 60, 160}},    {"pupil", {255, 0, 0}}};
   for (const FaceLandmarks& f : faces) {
     const float size = std::max(f.face.box.width(), f.face.box.height());
-    const int r = std::max(1, int(std::lround(size / 120)));
+    const int r = std::max(1, int(std::lround(size / 150)));
     cv::rectangle(m, cv::Point(int(f.face.box.x1), int(f.face.box.y1)), cv::Point(int(f.face.box.x2), int(f.face.box.y2)),
                   cv::Scalar(0, 255, 0), std::max(1, r / 2), cv::LINE_AA);
     for (size_t i = 0; i < f.points.size(); ++i) {
       const cv::Point p(int(std::lround(f.points[i].x)), int(std::lround(f.points[i].y)));
       cv::circle(m, p, r, colours.at(layout[i].group), -1, cv::LINE_AA);
       if (with_indices)
-        cv::putText(m, std::to_string(i), p + cv::Point(r + 1, -r - 1), cv::FONT_HERSHEY_SIMPLEX, 0.0028 * size, cv::Scalar(255, 255, 0), 1,
+        cv::putText(m, std::to_string(i), p + cv::Point(r + 1, -r - 1), cv::FONT_HERSHEY_SIMPLEX, 0.0009 * size, cv::Scalar(255, 255, 0), 1,
                     cv::LINE_AA);
     }
     // Pose axes from the nose tip (point 64), length ~ half the face.

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
@@ -25,7 +26,30 @@ struct Args {
   LandmarkerOptions opt;
   double pad = 0.5;
   bool indices = false;
+  bool zoom = false;
 };
+
+// The first face's neighbourhood, enlarged to 1000 x 1000, with the landmarks moved along: for
+// pictures where every point and index must be readable.
+Image zoomOnFirstFace(const Image& img, std::vector<FaceLandmarks>& faces) {
+  if (faces.empty()) return img;
+  const Box b = faces[0].face.box;
+  const float side = 1.35f * std::max(b.width(), b.height()), x0 = 0.5f * (b.x1 + b.x2) - side / 2, y0 = 0.5f * (b.y1 + b.y2) - side / 2;
+  const float s = 1000.f / side;
+  const cv::Mat src(img.height, img.width, img.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(img.pixels.data()));
+  cv::Mat out;
+  cv::warpAffine(src, out, cv::Matx23d(s, 0, -x0 * s, 0, s, -y0 * s), cv::Size(1000, 1000), cv::INTER_CUBIC, cv::BORDER_CONSTANT);
+  faces.resize(1);
+  FaceLandmarks& f = faces[0];
+  auto move = [&](Point2f& p) { p = {(p.x - x0) * s, (p.y - y0) * s}; };
+  for (auto& p : f.points) move(p);
+  for (auto& p : f.face.landmarks) move(p);
+  f.face.box = {(b.x1 - x0) * s, (b.y1 - y0) * s, (b.x2 - x0) * s, (b.y2 - y0) * s};
+  Image z;
+  z.width = 1000, z.height = 1000, z.format = img.format;
+  z.pixels.assign(out.data, out.data + out.total() * out.elemSize());
+  return z;
+}
 
 // Pads an image by `fraction` of its size on every side with replicated borders: detectors
 // need context around faces that fill the frame (face crops).
@@ -78,7 +102,9 @@ void runLandmarks(Args& a) {
         fs::create_directories(a.draw);
         out = (fs::path(a.draw) / fs::path(file).filename()).string();
       }
-      saveImage(drawLandmarks(img.view(), faces, a.indices).view(), out);
+      auto shown = faces;
+      const Image base = a.zoom ? zoomOnFirstFace(img, shown) : img;
+      saveImage(drawLandmarks(base.view(), shown, a.indices).view(), out);
     }
     if (progress) progress->step();
   }
@@ -174,6 +200,7 @@ void registerLandmarks(CLI::App& app, int& exit_code) {
   lm->add_option("--json", args->json, "write the JSON here instead of stdout");
   lm->add_option("--draw", args->draw, "write annotated copies: a file (one image) or a folder");
   lm->add_flag("--indices", args->indices, "with --draw: write each point's index");
+  lm->add_flag("--zoom", args->zoom, "with --draw: show only the first face, enlarged to 1000 x 1000");
   lm->callback([args] { runLandmarks(*args); });
 
   auto* label = app.add_subcommand("label", "label a folder with 106 points + pose (JSON lines, one per face)");

@@ -1,0 +1,256 @@
+// The face mesh teacher on facekit's engine, the facekit-106 layout and head pose.
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "engine/model_file.hpp"
+#include "eval/aflw.hpp"
+#include "facekit/landmarks.hpp"
+#include "models/facemesh/facemesh.hpp"
+#include "models/landmarks/head_pose.hpp"
+#include "models/landmarks/layout106.hpp"
+#include "test_util.hpp"
+
+using namespace facekit;
+using facekit::test::sameTensor;
+
+namespace {
+
+const std::string kMeshModel = std::string(FACEKIT_TEST_MODEL_DIR) + "/facemesh.safetensors";
+
+LandmarkerOptions landmarkerOptions() {
+  LandmarkerOptions o;
+  o.detector.model_path = FACEKIT_TEST_MODEL;
+  o.mesh_model_path = kMeshModel;
+  return o;
+}
+
+FaceLandmarker& landmarker() {
+  static auto lm = FaceLandmarker::create(landmarkerOptions());
+  return *lm;
+}
+
+const Image& astronaut() {
+  static const Image img = loadImage(FACEKIT_TEST_SAMPLE);
+  return img;
+}
+
+cv::Mat asMat(const Image& i) { return cv::Mat(i.height, i.width, CV_8UC3, const_cast<uint8_t*>(i.pixels.data())); }
+ImageView viewOf(const cv::Mat& m) { return {m.data, m.cols, m.rows, PixelFormat::kRGB, m.step}; }
+
+// The astronaut's face as a 192 x 192 crop, window shifted by (dx, dy) pixels.
+cv::Mat faceCrop(double dx, double dy, bool mirrored = false) {
+  cv::Mat src = asMat(astronaut());
+  if (mirrored) cv::flip(src, src, 1);
+  const double cx = mirrored ? 512 - 222.0 : 222.0, cy = 119.0, side = 160.0, s = 192.0 / side;
+  const cv::Matx23d m(s, 0, -(cx - side / 2 + dx) * s, 0, s, -(cy - side / 2 + dy) * s);
+  cv::Mat crop;
+  cv::warpAffine(src, crop, m, cv::Size(192, 192), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  return crop;
+}
+
+double angleDiff(double a, double b) { return std::remainder(a - b, 360.0); }
+
+}  // namespace
+
+// Every node of the converted graph: fast (XNNPACK) against reference, same random input.
+TEST(FaceMesh, EveryNodeFastMatchesReference) {
+  const engine::ModelFile m = engine::ModelFile::load(kMeshModel);
+  engine::Graph ref = engine::Graph::build(m, engine::Backend::kReference);
+  engine::Graph fast = engine::Graph::build(m, engine::Backend::kFast);
+  const engine::Tensor x = facekit::test::randomTensor({1, 192, 192, 3}, 2024, 0.f, 1.f);
+  ref.forward(x, nullptr);
+  fast.forward(x, nullptr);
+  ASSERT_EQ(ref.nodeCount(), fast.nodeCount());
+  EXPECT_GT(ref.nodeCount(), 100u);
+  for (size_t i = 0; i < ref.nodeCount(); ++i)
+    EXPECT_TRUE(sameTensor(fast.nodeValue(i), ref.nodeValue(i), 1e-4)) << ref.nodeName(i) << " (" << ref.nodeOp(i) << ")";
+}
+
+TEST(FaceMesh, LandsOnTheFaceAndFlagsFaces) {
+  facemesh::FaceMesh mesh(kMeshModel);
+  const cv::Mat crop = faceCrop(0, 0);
+  const auto r = mesh.run(crop.data);
+  EXPECT_GT(r.face_flag, 0.9f);
+  // The astronaut's face box by MTCNN (178..265 x 65..172, image px) in crop coordinates,
+  // grown by 15% on each side for the forehead and cheeks the box leaves out.
+  const double s = 192.0 / 160.0, m = 0.15 * 90;
+  const double x0 = (178 - m - 142) * s, x1 = (265 + m - 142) * s, y0 = (65 - m - 39) * s, y1 = (172 + m - 39) * s;
+  int inside = 0;
+  for (const auto& p : r.mesh) inside += p[0] > x0 && p[0] < x1 && p[1] > y0 && p[1] < y1;
+  EXPECT_GE(inside, 445) << "at least 95% of the vertices inside the face box";
+  cv::Mat noise(192, 192, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  EXPECT_LT(mesh.run(noise.data).face_flag, 0.1f);
+  const cv::Mat suit = asMat(astronaut())(cv::Rect(300, 300, 192, 192)).clone();
+  EXPECT_LT(mesh.run(suit.data).face_flag, 0.1f);
+}
+
+TEST(FaceMesh, StableUnderAOnePixelShift) {
+  facemesh::FaceMesh mesh(kMeshModel);
+  const auto a = mesh.run(faceCrop(0, 0).data), b = mesh.run(faceCrop(1.0 / 1.2, 0).data);  // 1 px at crop scale
+  double moved = 0, err = 0;
+  for (size_t i = 0; i < a.mesh.size(); ++i) {
+    const double dx = b.mesh[i][0] - a.mesh[i][0], dy = b.mesh[i][1] - a.mesh[i][1];
+    moved += std::hypot(dx, dy);
+    err += std::hypot(dx + 1.0, dy);  // the content moves 1 px left
+  }
+  moved /= double(a.mesh.size()), err /= double(a.mesh.size());
+  EXPECT_LE(moved, 1.5);
+  EXPECT_LE(err, 0.5) << "mean deviation from the true 1-px shift";
+}
+
+// A mirrored face gives the mirrored mesh: the point clouds coincide (vertex order swaps sides).
+TEST(FaceMesh, MirroredFaceGivesMirroredMesh) {
+  facemesh::FaceMesh mesh(kMeshModel);
+  const auto a = mesh.run(faceCrop(0, 0).data), b = mesh.run(faceCrop(0, 0, true).data);
+  double total = 0;
+  for (const auto& p : b.mesh) {
+    double best = 1e9;
+    for (const auto& q : a.mesh) best = std::min(best, std::hypot(192.0 - p[0] - q[0], p[1] - q[1]));
+    total += best;
+  }
+  EXPECT_LE(total / double(b.mesh.size()), 2.0) << "mean distance of mirrored vertices to the nearest original one";
+}
+
+TEST(Layout106, TableIsCompleteAndTheMirrorMapAnInvolution) {
+  const auto& t = landmarks::layout106();
+  ASSERT_EQ(t.size(), 106u);
+  std::map<std::string, int> groups;
+  for (size_t i = 0; i < t.size(); ++i) {
+    ++groups[t[i].group];
+    ASSERT_GE(t[i].mirror, 0);
+    EXPECT_EQ(t[size_t(t[i].mirror)].mirror, int(i)) << t[i].name;
+    EXPECT_EQ(t[size_t(t[i].mirror)].group.substr(0, 3), t[i].group.substr(0, 3)) << t[i].name;
+    for (int v : t[i].vertices) EXPECT_LT(v, facemesh::kVertices);
+  }
+  EXPECT_EQ(groups["contour"], 33);
+  EXPECT_EQ(groups["brow_left"] + groups["brow_right"], 18);
+  EXPECT_EQ(groups["nose"], 15);
+  EXPECT_EQ(groups["eye_left"] + groups["eye_right"], 18);
+  EXPECT_EQ(groups["mouth"], 20);
+  EXPECT_EQ(groups["pupil"], 2);
+}
+
+// Label an image and its mirror image: the mirror map must carry one set of labels onto the other.
+TEST(Layout106, MirroringImageAndLabelsGivesTheSameLabels) {
+  const auto a = landmarker().detect(astronaut().view());
+  cv::Mat flipped;
+  cv::flip(asMat(astronaut()), flipped, 1);
+  const auto b = landmarker().detect(viewOf(flipped));
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  const auto& mirror = landmark106Mirror();
+  double total = 0, worst = 0;
+  for (size_t i = 0; i < 106; ++i) {
+    const Point2f p = b[0].points[size_t(mirror[i])];
+    const double d = std::hypot(512.0 - p.x - a[0].points[i].x, p.y - a[0].points[i].y);
+    total += d, worst = std::max(worst, d);
+  }
+  EXPECT_LE(total / 106.0, 2.0) << "worst point " << worst << " px";
+  EXPECT_LE(std::fabs(a[0].pose.yaw + b[0].pose.yaw), 2.0) << "mirroring negates yaw";
+  EXPECT_LE(std::fabs(a[0].pose.roll + b[0].pose.roll), 2.0) << "mirroring negates roll";
+  EXPECT_LE(std::fabs(a[0].pose.pitch - b[0].pose.pitch), 2.0) << "and keeps pitch";
+}
+
+TEST(HeadPose, EulerAnglesRoundTripAndAlignmentRecoversRotation) {
+  const HeadPose p{12.f, -35.f, 20.f};
+  const HeadPose q = landmarks::eulerFromRotation(landmarks::rotationFromEuler(p));
+  EXPECT_NEAR(q.pitch, p.pitch, 1e-4);
+  EXPECT_NEAR(q.yaw, p.yaw, 1e-4);
+  EXPECT_NEAR(q.roll, p.roll, 1e-4);
+  // A random point set, rotated, scaled and moved: the alignment finds the rotation.
+  landmarks::Mesh a, b;
+  const auto r = landmarks::rotationFromEuler(p);
+  const auto v = facekit::test::randomVector(3 * 50, 9);
+  for (size_t i = 0; i < 50; ++i) {
+    const float x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
+    a.push_back({x, y, z});
+    b.push_back({float(2.5 * (r[0] * x + r[1] * y + r[2] * z) + 7), float(2.5 * (r[3] * x + r[4] * y + r[5] * z) - 3),
+                 float(2.5 * (r[6] * x + r[7] * y + r[8] * z) + 1)});
+  }
+  const HeadPose got = landmarks::eulerFromRotation(landmarks::alignRotation(a, b));
+  EXPECT_NEAR(got.yaw, p.yaw, 1e-3);
+  EXPECT_NEAR(got.roll, p.roll, 1e-3);
+}
+
+// Rotating the image by a known angle changes roll by exactly that angle (clockwise positive).
+TEST(HeadPose, RollFollowsImageRotation) {
+  const auto base = landmarker().detect(astronaut().view());
+  ASSERT_EQ(base.size(), 1u);
+  for (double ccw : {-40.0, -20.0, 15.0, 35.0}) {
+    const cv::Mat rot = cv::getRotationMatrix2D(cv::Point2f(222, 119), ccw, 1.0);  // OpenCV: positive = counter-clockwise
+    cv::Mat img;
+    cv::warpAffine(asMat(astronaut()), img, rot, cv::Size(512, 512), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    const auto r = landmarker().detect(viewOf(img));
+    ASSERT_FALSE(r.empty()) << ccw;
+    EXPECT_NEAR(angleDiff(r[0].pose.roll, base[0].pose.roll), -ccw, 2.0) << "image rotated " << ccw << " deg counter-clockwise";
+  }
+}
+
+// Published ground truth: AFLW2000-3D pose angles (research data in ../shared, evaluation only),
+// with the usual filter (every |angle| <= 99 degrees).
+TEST(HeadPose, MeanErrorOnAflw2000SubsetIsBelowTheReferenceModel) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string dir = facekit::test::sharedDir() + "/data/aflw2000-subset";
+  double err[3] = {0, 0, 0};
+  int n = 0, missed = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/images")) {
+    const auto gt = eval::loadAflwAnnotation(dir + "/mat/" + e.path().stem().string() + ".mat");
+    if (std::fabs(gt.pose.pitch) > 99 || std::fabs(gt.pose.yaw) > 99 || std::fabs(gt.pose.roll) > 99) continue;
+    const auto r = landmarker().detect(loadImage(e.path().string()).view());
+    if (r.empty()) {
+      ++missed;
+      continue;
+    }
+    err[0] += std::fabs(r[0].pose.pitch - gt.pose.pitch), err[1] += std::fabs(r[0].pose.yaw - gt.pose.yaw);
+    err[2] += std::fabs(r[0].pose.roll - gt.pose.roll), ++n;
+  }
+  ASSERT_GE(n, 25);
+  EXPECT_LE(missed, 2);
+  const double mae = (err[0] + err[1] + err[2]) / (3.0 * n);
+  RecordProperty("pose_mae_deg", std::to_string(mae));
+  EXPECT_LT(mae, 10.52) << "pitch " << err[0] / n << " yaw " << err[1] / n << " roll " << err[2] / n;
+  EXPECT_LT(err[1] / n, 10.0) << "yaw sign convention must match AFLW2000's";
+}
+
+TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string dir = std::filesystem::temp_directory_path() / "facekit-label-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/in");
+  // A tight face crop (needs padding), a two-face photo and an image without a face.
+  const auto utk = facekit::test::sharedDir() + "/data/utkface-crops/images";
+  std::string first;
+  for (const auto& e : std::filesystem::directory_iterator(utk)) {
+    first = e.path().string();
+    break;
+  }
+  std::filesystem::copy_file(first, dir + "/in/crop.jpg");
+  std::filesystem::copy_file(facekit::test::sharedDir() + "/data/faces/couple.jpg", dir + "/in/couple.jpg");
+  cv::Mat flat(100, 100, CV_8UC3, cv::Scalar(90, 90, 90));
+  saveImage({flat.data, 100, 100, PixelFormat::kRGB, flat.step}, dir + "/in/empty.png");
+  const std::string cmd = std::string(FACEKIT_TEST_CLI) + " label --images " + dir + "/in --out " + dir + "/labels.jsonl --detector-model " +
+                          FACEKIT_TEST_MODEL + " --mesh-model " + kMeshModel + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream f(dir + "/labels.jsonl");
+  std::map<std::string, int> per_image;
+  std::map<std::string, std::string> status;
+  for (std::string line; std::getline(f, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string name = std::filesystem::path(j["image"].get<std::string>()).filename();
+    status[name] = j["status"];
+    if (j["status"] == "ok") {
+      ++per_image[name];
+      EXPECT_EQ(j["points"].size(), 106u);
+      for (const auto& p : j["points"]) {  // original-image coordinates, even when padded
+        EXPECT_GT(p[0].get<double>(), -20.0);
+        EXPECT_LT(p[0].get<double>(), j["width"].get<double>() + 20.0);
+      }
+    }
+  }
+  EXPECT_EQ(per_image["crop.jpg"], 1);
+  EXPECT_EQ(per_image["couple.jpg"], 2);
+  EXPECT_EQ(status["empty.png"], "no_face");
+}
