@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 MODEL := models/mtcnn.safetensors
 MESH := models/facemesh.safetensors
 
-.PHONY: setup build models demo test bench clean
+.PHONY: setup build models demo test bench eval clean
 
 setup:
 	@bash scripts/setup.sh
@@ -36,6 +36,11 @@ test: models
 
 bench: models
 	@$(BUILD)/bench/facekit_bench --benchmark_min_time=1
+
+SHARED ?= ../shared
+eval: models
+	$(BUILD)/facekit eval widerface --images $(SHARED)/data/widerface-val-subset/images --gt $(SHARED)/data/wider-face-gt \
+	  --yunet $(SHARED)/models/yunet/face_detection_yunet_2022mar.onnx --min-face 12 --threshold 0.4,0.5,0.5 --threads 2 --out out/eval
 
 clean:
 	rm -rf $(BUILD) out models

@@ -58,7 +58,7 @@ struct DetectorOptions {
   // facekit MTCNN model (safetensors layout) written by `facekit convert-mtcnn`. Empty means
   // $FACEKIT_MODEL_DIR/mtcnn.safetensors, else the models/ folder of the build's source tree.
   std::string model_path;
-  int min_face_size = 20;            // smallest face searched for, pixels; >= 12
+  int min_face_size = 20;            // smallest face searched for, pixels; >= 8 (below 12 the image is upsampled)
   float scale_factor = 0.709f;       // image pyramid step, in (0.1, 0.95]
   std::array<float, 3> thresholds = {0.6f, 0.7f, 0.7f};  // P-, R-, O-Net score thresholds, each in [0, 1]
   std::array<float, 3> nms = {0.7f, 0.7f, 0.7f};         // IoU of the cross-scale (Union), R-Net (Union), O-Net (Min) NMS

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   detect->add_option("images", inputs, "image files or folders (searched recursively)")->required();
   detect->add_option("--json", json_path, "write the JSON here instead of stdout");
   detect->add_option("--draw", draw, "write an annotated copy: a file (one image) or a folder");
-  detect->add_option("--min-face", opt.min_face_size, "smallest face size in pixels (>= 12)")->capture_default_str();
+  detect->add_option("--min-face", opt.min_face_size, "smallest face size in pixels (>= 8)")->capture_default_str();
   detect->add_option("--threshold", thresholds, "P-, R-, O-Net thresholds, default 0.6,0.7,0.7");
   detect->add_option("--threads", opt.num_threads, "threads per image")->capture_default_str();
   detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");

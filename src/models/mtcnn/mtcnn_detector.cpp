@@ -139,7 +139,7 @@ class MtcnnDetector final : public FaceDetector {
  private:
   static void validate(const DetectorOptions& o) {
     auto bad = [](const std::string& m) { throw Error(Error::Code::kInvalidArgument, "DetectorOptions: " + m); };
-    if (o.min_face_size < 12) bad("min_face_size must be >= 12 (got " + std::to_string(o.min_face_size) + ")");
+    if (o.min_face_size < 8) bad("min_face_size must be >= 8 (got " + std::to_string(o.min_face_size) + ")");
     if (!(o.scale_factor > 0.1f && o.scale_factor <= 0.95f)) bad("scale_factor must be in (0.1, 0.95]");
     for (float t : o.thresholds)
       if (!(t >= 0.f && t <= 1.f)) bad("thresholds must be in [0, 1]");
