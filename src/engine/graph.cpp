@@ -17,12 +17,23 @@ std::vector<int> ints(const nlohmann::json& n, const char* key, size_t count, co
   return n[key].get<std::vector<int>>();
 }
 
+// Stride, padding and bias shared by the convolution nodes.
+template <typename Params>
+void convCommon(const ModelFile& m, const nlohmann::json& n, Params& p);
+
 const NamedTensor& tensorOf(const ModelFile& m, const nlohmann::json& n, const char* key) {
   if (!n.contains(key)) bad(m, "node '" + n.value("name", "?") + "' lacks '" + key + "'");
   const std::string name = n[key];
   if (!m.has(name)) bad(m, "missing tensor '" + name + "'");
   return m.tensors().at(name);
 }
+template <typename Params>
+void convCommon(const ModelFile& m, const nlohmann::json& n, Params& p) {
+  const auto s = ints(n, "stride", 2, m), pad = ints(n, "pad", 4, m);
+  p.stride_h = s[0], p.stride_w = s[1], p.pad_top = pad[0], p.pad_left = pad[1], p.pad_bottom = pad[2], p.pad_right = pad[3];
+  p.bias = tensorOf(m, n, "bias").data;
+}
+
 }  // namespace
 
 Graph Graph::build(const ModelFile& m, Backend backend) {
@@ -55,20 +66,16 @@ Graph Graph::build(const ModelFile& m, Backend backend) {
       if (w.shape.size() != 4) bad(m, node.name + ": conv weight must be OHWI");
       Conv2dParams p;
       p.out_c = int(w.shape[0]), p.kh = int(w.shape[1]), p.kw = int(w.shape[2]), p.in_c = int(w.shape[3]);
-      const auto s = ints(n, "stride", 2, m), pad = ints(n, "pad", 4, m);
-      p.stride_h = s[0], p.stride_w = s[1], p.pad_top = pad[0], p.pad_left = pad[1], p.pad_bottom = pad[2], p.pad_right = pad[3];
       p.weights = w.data;
-      p.bias = tensorOf(m, n, "bias").data;
+      convCommon(m, n, p);
       node.unary = makeConv2d(p, backend);
     } else if (node.op == "DepthwiseConv2d") {
       const auto& w = tensorOf(m, n, "weight");
       if (w.shape.size() != 3) bad(m, node.name + ": depthwise weight must be [kh,kw,C]");
       DepthwiseConv2dParams p;
       p.kh = int(w.shape[0]), p.kw = int(w.shape[1]), p.channels = int(w.shape[2]);
-      const auto s = ints(n, "stride", 2, m), pad = ints(n, "pad", 4, m);
-      p.stride_h = s[0], p.stride_w = s[1], p.pad_top = pad[0], p.pad_left = pad[1], p.pad_bottom = pad[2], p.pad_right = pad[3];
       p.weights = w.data;
-      p.bias = tensorOf(m, n, "bias").data;
+      convCommon(m, n, p);
       node.unary = makeDepthwiseConv2d(p, backend);
     } else if (node.op == "PReLU") {
       node.unary = makePReLU(tensorOf(m, n, "slope").data, backend);
