@@ -9,7 +9,11 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
+#include "dlib_peer.hpp"
+#include "eval/aflw.hpp"
+#include "eval/landmark_eval.hpp"
 #include "eval/plot.hpp"
+#include "facekit/landmarks.hpp"
 #include "eval/widerface.hpp"
 #include "facekit/facekit.hpp"
 #include "progress.hpp"
@@ -141,6 +145,139 @@ std::array<float, 3> parseThresholdList(const std::string& s) {
   return t;
 }
 
+// ---- landmarks -------------------------------------------------------------------------------
+
+struct LandmarkSample {
+  std::string image;
+  std::vector<Point2f> truth;  // 68 or 106 points
+  bool has_pose = false;
+  HeadPose pose;
+};
+
+struct LandmarkArgs {
+  std::string aflw, xml, out = "out/eval-landmarks", dlib_model = DlibPeer::defaultPredictorPath();
+  LandmarkerOptions opt;
+  bool no_dlib = false;
+};
+
+Box boundsOf(const std::vector<Point2f>& pts) {
+  Box b{1e9f, 1e9f, -1e9f, -1e9f};
+  for (const auto& p : pts) b = {std::min(b.x1, p.x), std::min(b.y1, p.y), std::max(b.x2, p.x), std::max(b.y2, p.y)};
+  return b;
+}
+
+// The detection that overlaps the ground-truth face best (IoU with the box around its points,
+// at least 0.2); -1 when none does (a miss).
+template <typename GetBox>
+int bestMatch(size_t n, GetBox box, const Box& truth) {
+  int best = -1;
+  float best_iou = 0.2f;
+  for (size_t i = 0; i < n; ++i)
+    if (const float o = iou(box(i), truth); o > best_iou) best_iou = o, best = int(i);
+  return best;
+}
+
+void runLandmarkEval(LandmarkArgs& a) {
+  std::vector<LandmarkSample> samples;
+  std::string title;
+  if (!a.aflw.empty()) {
+    title = "AFLW2000-3D (" + a.aflw + ")";
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(a.aflw + "/images"))
+      if (e.path().extension() == ".jpg") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      const auto ann = eval::loadAflwAnnotation(a.aflw + "/mat/" + fs::path(f).stem().string() + ".mat");
+      // The usual protocol: drop samples with any angle beyond 99 degrees (annotation failures).
+      if (std::fabs(ann.pose.pitch) > 99 || std::fabs(ann.pose.yaw) > 99 || std::fabs(ann.pose.roll) > 99) continue;
+      samples.push_back({f, ann.pts68, true, ann.pose});
+    }
+  } else {
+    title = "dlib 68-point faces (" + fs::path(a.xml).filename().string() + ")";
+    for (const auto& face : eval::loadDlibXml(a.xml)) {
+      std::vector<Point2f> pts = face.parts;
+      for (auto& p : pts) p.x += 0.5f, p.y += 0.5f;  // dlib pixel indices -> continuous coordinates
+      if (pts.size() == 68) samples.push_back({(fs::path(a.xml).parent_path() / face.image).string(), pts, false, {}});
+    }
+  }
+  if (samples.empty()) throw Error(Error::Code::kIoError, "no annotated faces found");
+
+  auto lm = FaceLandmarker::create(a.opt);
+  std::unique_ptr<DlibPeer> dlib;
+  if (!a.no_dlib) dlib = std::make_unique<DlibPeer>(a.dlib_model);
+  std::vector<double> ours_ion, ours_ipn, theirs_ion, theirs_ipn;
+  size_t ours_missed = 0, theirs_missed = 0;
+  double pose_err[3] = {0, 0, 0};
+  size_t pose_n = 0;
+  Progress progress("eval", samples.size());
+  std::string cached_path;
+  Image img;
+  std::vector<FaceLandmarks> faces;
+  std::vector<Box> dlib_boxes;
+  for (const auto& s : samples) {
+    if (s.image != cached_path) {  // several faces per image in the XML sets
+      img = loadImage(s.image);
+      faces = lm->detect(img.view());
+      if (dlib) dlib_boxes = dlib->detect(img.view(), 1);
+      cached_path = s.image;
+    }
+    const Box truth_box = boundsOf(s.truth);
+    const int k = bestMatch(faces.size(), [&](size_t i) { return faces[i].face.box; }, truth_box);
+    if (k < 0) {
+      ++ours_missed;
+    } else {
+      const auto pred = s.truth.size() == 68 ? eval::to68(faces[size_t(k)].points)
+                                             : std::vector<Point2f>(faces[size_t(k)].points.begin(), faces[size_t(k)].points.end());
+      ours_ion.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterOcular));
+      ours_ipn.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterPupil));
+      if (s.has_pose) {
+        const HeadPose& p = faces[size_t(k)].pose;
+        pose_err[0] += std::fabs(p.pitch - s.pose.pitch), pose_err[1] += std::fabs(p.yaw - s.pose.yaw);
+        pose_err[2] += std::fabs(p.roll - s.pose.roll), ++pose_n;
+      }
+    }
+    if (dlib && s.truth.size() == 68) {
+      const int d = bestMatch(dlib_boxes.size(), [&](size_t i) { return dlib_boxes[i]; }, truth_box);
+      if (d < 0) {
+        ++theirs_missed;
+      } else {
+        auto pred = dlib->landmarks68(img.view(), dlib_boxes[size_t(d)]);
+        for (auto& p : pred) p.x += 0.5f, p.y += 0.5f;
+        theirs_ion.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterOcular));
+        theirs_ipn.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterPupil));
+      }
+    }
+    progress.step();
+  }
+  fs::create_directories(a.out);
+  nlohmann::ordered_json j;
+  j["dataset"] = title;
+  j["faces"] = samples.size();
+  eval::LinePlot ced{"Cumulative error, " + title, "NME (inter-ocular)", "fraction of faces", 0, 0.2, 0, 1, {}};
+  std::cout << "\n" << title << ": " << samples.size() << " faces\n\n| method | found | NME (ION) | NME (IPN) | failure rate @0.1 (ION) |\n|---|---|---|---|---|\n";
+  auto row = [&](const std::string& name, const std::vector<double>& ion, const std::vector<double>& ipn, size_t missed) {
+    const auto si = eval::summarise(ion), sp = eval::summarise(ipn);
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "| %s | %zu/%zu | %.4f | %.4f | %.3f |\n", name.c_str(), ion.size(), ion.size() + missed, si.mean, sp.mean,
+                  si.failure_rate);
+    std::cout << buf;
+    j["methods"][name] = {{"found", ion.size()}, {"missed", missed}, {"nme_ion", si.mean}, {"nme_ipn", sp.mean}, {"failure_rate_ion_0.1", si.failure_rate}};
+    ced.series.push_back({name, si.ced});
+  };
+  row("facekit (mesh, via 106->68)", ours_ion, ours_ipn, ours_missed);
+  if (dlib) row("dlib HOG + shape_predictor_68", theirs_ion, theirs_ipn, theirs_missed);
+  if (pose_n) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "\npose mean absolute error, %zu faces: pitch %.2f, yaw %.2f, roll %.2f, mean %.2f degrees\n", pose_n,
+                  pose_err[0] / pose_n, pose_err[1] / pose_n, pose_err[2] / pose_n, (pose_err[0] + pose_err[1] + pose_err[2]) / (3.0 * pose_n));
+    std::cout << buf;
+    j["pose_mae"] = {{"faces", pose_n}, {"pitch", pose_err[0] / pose_n}, {"yaw", pose_err[1] / pose_n}, {"roll", pose_err[2] / pose_n}};
+  }
+  std::ofstream(a.out + "/results.json") << j.dump(2) << "\n";
+  eval::savePlot(ced, a.out + "/ced.png");
+  std::cout << "wrote " << a.out << "/{results.json,ced.png}\n";
+}
+
 }  // namespace
 
 void registerEval(CLI::App& app, int& exit_code) {
@@ -170,6 +307,17 @@ void registerEval(CLI::App& app, int& exit_code) {
     if (!args->thresholds.empty()) args->det.thresholds = parseThresholdList(args->thresholds);
     run(eval::loadBbxGtText(args->annotations), *args, "detection AP (" + fs::path(args->annotations).filename().string() + ")");
   });
+  auto largs = std::make_shared<LandmarkArgs>();
+  auto* lmk = ev->add_subcommand("landmarks", "landmark NME (ION / IPN), failure rate, CED plot and pose error");
+  auto* src = lmk->add_option_group("ground truth");
+  src->add_option("--aflw", largs->aflw, "AFLW2000-3D folder with images/ and mat/");
+  src->add_option("--xml", largs->xml, "dlib imglab XML with 68 parts per box");
+  src->require_option(1);
+  lmk->add_option("--out", largs->out, "output folder")->capture_default_str();
+  lmk->add_option("--threads", largs->opt.num_threads, "threads")->capture_default_str();
+  lmk->add_option("--dlib-model", largs->dlib_model, "dlib 68-point shape predictor (peer)")->capture_default_str();
+  lmk->add_flag("--no-dlib", largs->no_dlib, "skip the dlib peer");
+  lmk->callback([largs] { runLandmarkEval(*largs); });
   (void)exit_code;
 }
 
