@@ -140,11 +140,11 @@ Shape Sequential::outputShape(Shape in) const {
   return in;
 }
 
-const Tensor& Sequential::forward(const Tensor& in, ThreadPool* pool) {
+const Tensor& Sequential::forward(const Tensor& in, ThreadPool* pool, Tensor (&scratch)[2]) {
   const Tensor* src = &in;
   int next = 0;
   for (auto& l : layers_) {
-    Tensor& dst = buf_[next];
+    Tensor& dst = scratch[next];
     l->forward(*src, dst, pool);
     src = &dst;
     next ^= 1;

@@ -104,7 +104,10 @@ class Sequential {
   void add(std::unique_ptr<Layer> layer) { layers_.push_back(std::move(layer)); }
   Shape outputShape(Shape in) const;
   // Runs all layers; returns a reference to an internal buffer valid until the next call.
-  const Tensor& forward(const Tensor& in, ThreadPool* pool);
+  const Tensor& forward(const Tensor& in, ThreadPool* pool) { return forward(in, pool, buf_); }
+  // The same with caller-owned ping-pong buffers, so several networks can share one workspace;
+  // the result lives in one of them.
+  const Tensor& forward(const Tensor& in, ThreadPool* pool, Tensor (&scratch)[2]);
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_[i]; }
 

@@ -159,7 +159,8 @@ class MtcnnDetector final : public FaceDetector {
 
   // XNNPACK re-derives its indirection buffers whenever an operator sees a new input size,
   // which doubled P-Net's cost when one network served every pyramid level. One P-Net per
-  // level size (weights are 28 KB) keeps each operator on a single size.
+  // level size (weights are 28 KB) keeps each operator on a single size. Their activations
+  // share pnet_scratch_, so the cache costs XNNPACK's indirection buffers, not activations.
   engine::Sequential& pnetFor(int h, int w) {
     if (pnet_by_size_.size() > 256) pnet_by_size_.clear();  // bound memory when sizes keep changing
     auto it = pnet_by_size_.find({h, w});
@@ -185,7 +186,7 @@ class MtcnnDetector final : public FaceDetector {
       normalizeInto(level_, input_.data());
       prof_.pyramid_ms += msSince(t);
       t = Clock::now();
-      const Tensor& out = pnetFor(hs, ws).forward(input_, &pool_);
+      const Tensor& out = pnetFor(hs, ws).forward(input_, &pool_, pnet_scratch_);
       // Map output cells back with the exact per-axis factors of the resized image.
       const float sx = float(ws) / float(w), sy = float(hs) / float(h);
       std::vector<Candidate> found;
@@ -272,6 +273,7 @@ class MtcnnDetector final : public FaceDetector {
   std::map<std::pair<int, int>, engine::Sequential> pnet_by_size_;
   DetectorProfile prof_;
   Tensor input_;
+  Tensor pnet_scratch_[2];  // shared by every level's P-Net: memory of one level, not of the pyramid
   cv::Mat level_, resized_, patch_, scratch_[2];
 };
 
