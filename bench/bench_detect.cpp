@@ -184,7 +184,7 @@ void writeReport(const Collector& c) {
   auto get = [&](const std::string& k) { auto it = c.median_ms.find(k); return it == c.median_ms.end() ? -1.0 : it->second; };
   auto cell = [](double v) { char b[32]; std::snprintf(b, sizeof b, v < 0 ? "n/a" : "%.1f ms", v); return std::string(b); };
   auto ratio = [](double ours, double peer) { char b[32]; std::snprintf(b, sizeof b, ours > 0 && peer > 0 ? "%.2fx" : "n/a", peer / ours); return std::string(b); };
-  facekit::eval::LinePlot plot{"Detection latency, 1 thread (lower is better)", "megapixels", "ms", 0, 2.1, 0, 1, {}};
+  facekit::eval::LinePlot plot{"Detection latency, 1 thread (lower is better)", "megapixels", "ms", 0, 2.5, 0, 1, {}};
   std::map<std::string, facekit::eval::Series> series;
   for (int threads : {1, 2})
     for (auto& s : kSizes) {

@@ -1,5 +1,6 @@
 #include "eval/plot.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -8,7 +9,22 @@
 
 namespace facekit::eval {
 
-void savePlot(const LinePlot& p, const std::string& path, int width, int height) {
+namespace {
+// The smallest "round" number >= v (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten), so
+// that tenths of the axis land on readable values.
+double niceCeil(double v) {
+  if (v <= 0) return 1;
+  const double e = std::pow(10.0, std::floor(std::log10(v)));
+  for (double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
+    if (m * e >= v * (1 - 1e-9)) return m * e;
+  return 10 * e;
+}
+}  // namespace
+
+void savePlot(const LinePlot& plot, const std::string& path, int width, int height) {
+  LinePlot p = plot;
+  p.x_max = p.x_min + niceCeil(p.x_max - p.x_min);
+  p.y_max = p.y_min + niceCeil(p.y_max - p.y_min);
   cv::Mat img(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   const int left = 80, right = 20, top = 50, bottom = 60;
   const int pw = width - left - right, ph = height - top - bottom;
@@ -27,9 +43,9 @@ void savePlot(const LinePlot& p, const std::string& path, int width, int height)
     cv::putText(img, buf, {left - 45, Y(fy) + 5}, font, 0.45, black, 1, cv::LINE_AA);
   }
   cv::rectangle(img, {left, top}, {left + pw, top + ph}, black, 1);
-  cv::putText(img, p.title, {left, 30}, font, 0.7, black, 2, cv::LINE_AA);
+  cv::putText(img, p.title, {left, 24}, font, 0.65, black, 2, cv::LINE_AA);
   cv::putText(img, p.x_label, {left + pw / 2 - 40, height - 15}, font, 0.55, black, 1, cv::LINE_AA);
-  cv::putText(img, p.y_label, {5, top - 10}, font, 0.55, black, 1, cv::LINE_AA);
+  cv::putText(img, p.y_label, {5, top - 8}, font, 0.5, black, 1, cv::LINE_AA);
   // Colour-blind-safe palette (Okabe-Ito), BGR.
   const cv::Scalar colours[] = {{178, 114, 0}, {0, 94, 213}, {115, 158, 0}, {167, 121, 204}, {233, 180, 86}, {66, 228, 240}, {0, 0, 0}};
   // Legend in the lower left, on white, where rising/falling curves rarely pass.

@@ -181,7 +181,7 @@ void runLandmarkEval(LandmarkArgs& a) {
   std::vector<LandmarkSample> samples;
   std::string title;
   if (!a.aflw.empty()) {
-    title = "AFLW2000-3D (" + a.aflw + ")";
+    title = "AFLW2000-3D (" + fs::path(a.aflw).lexically_normal().filename().string() + ")";
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(a.aflw + "/images"))
       if (e.path().extension() == ".jpg") files.push_back(e.path().string());
@@ -253,7 +253,7 @@ void runLandmarkEval(LandmarkArgs& a) {
   nlohmann::ordered_json j;
   j["dataset"] = title;
   j["faces"] = samples.size();
-  eval::LinePlot ced{"Cumulative error, " + title, "NME (inter-ocular)", "fraction of faces", 0, 0.2, 0, 1, {}};
+  eval::LinePlot ced{"Cumulative error: " + title, "NME (inter-ocular)", "fraction of faces", 0, 0.2, 0, 1, {}};
   std::cout << "\n" << title << ": " << samples.size() << " faces\n\n| method | found | NME (ION) | NME (IPN) | failure rate @0.1 (ION) |\n|---|---|---|---|---|\n";
   auto row = [&](const std::string& name, const std::vector<double>& ion, const std::vector<double>& ipn, size_t missed) {
     const auto si = eval::summarise(ion), sp = eval::summarise(ipn);
