@@ -6,6 +6,7 @@
 #include "test_util.hpp"
 
 using namespace facekit;
+using facekit::test::astronaut;
 using facekit::test::testOptions;
 
 namespace {
@@ -13,11 +14,6 @@ namespace {
 FaceDetector& detector() {
   static auto d = FaceDetector::create(testOptions());
   return *d;
-}
-
-const Image& astronaut() {
-  static const Image img = loadImage(FACEKIT_TEST_SAMPLE);
-  return img;
 }
 
 cv::Mat asMat(const Image& img) {

@@ -13,6 +13,7 @@
 #include "test_util.hpp"
 
 using namespace facekit;
+using facekit::test::astronaut;
 using facekit::test::sameTensor;
 
 namespace {
@@ -29,11 +30,6 @@ LandmarkerOptions landmarkerOptions() {
 FaceLandmarker& landmarker() {
   static auto lm = FaceLandmarker::create(landmarkerOptions());
   return *lm;
-}
-
-const Image& astronaut() {
-  static const Image img = loadImage(FACEKIT_TEST_SAMPLE);
-  return img;
 }
 
 cv::Mat asMat(const Image& i) { return cv::Mat(i.height, i.width, CV_8UC3, const_cast<uint8_t*>(i.pixels.data())); }
@@ -222,11 +218,10 @@ TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
   std::filesystem::create_directories(dir + "/in");
   // A tight face crop (needs padding), a two-face photo and an image without a face.
   const auto utk = facekit::test::sharedDir() + "/data/utkface-crops/images";
-  std::string first;
-  for (const auto& e : std::filesystem::directory_iterator(utk)) {
-    first = e.path().string();
-    break;
-  }
+  std::vector<std::string> crops;
+  for (const auto& e : std::filesystem::directory_iterator(utk)) crops.push_back(e.path().string());
+  ASSERT_FALSE(crops.empty());
+  const std::string first = *std::min_element(crops.begin(), crops.end());  // deterministic choice
   std::filesystem::copy_file(first, dir + "/in/crop.jpg");
   std::filesystem::copy_file(facekit::test::sharedDir() + "/data/faces/couple.jpg", dir + "/in/couple.jpg");
   cv::Mat flat(100, 100, CV_8UC3, cv::Scalar(90, 90, 90));
@@ -253,4 +248,16 @@ TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
   EXPECT_EQ(per_image["crop.jpg"], 1);
   EXPECT_EQ(per_image["couple.jpg"], 2);
   EXPECT_EQ(status["empty.png"], "no_face");
+
+  // The labels read back by `facekit eval landmarks --labels`: the same pipeline must score ~0.
+  const std::string eval_cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --labels " + dir + "/labels.jsonl --out " + dir +
+                               "/eval > /dev/null 2>&1";
+  ASSERT_EQ(std::system(eval_cmd.c_str()), 0);
+  std::ifstream res(dir + "/eval/results.json");
+  const auto j = nlohmann::json::parse(res);
+  const auto& m = j["methods"]["facekit (mesh, 106 points)"];
+  EXPECT_EQ(m["found"].get<int>() + m["missed"].get<int>(), 3);
+  EXPECT_GE(m["found"].get<int>(), 2);  // the crop may need the padding only `label` adds
+  EXPECT_LT(m["nme_ion"].get<double>(), 1e-3);
+  EXPECT_LT(j["pose_mae"]["yaw"].get<double>(), 0.05);
 }

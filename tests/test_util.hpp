@@ -55,6 +55,12 @@ inline bool haveShared() { return std::filesystem::is_directory(sharedDir() + "/
 #define FACEKIT_REQUIRE_SHARED() \
   if (!::facekit::test::haveShared()) GTEST_SKIP() << "../shared (data sets beside the project) is not present"
 
+// The sample photo (one face), loaded once per test binary.
+inline const Image& astronaut() {
+  static const Image img = loadImage(FACEKIT_TEST_SAMPLE);
+  return img;
+}
+
 inline DetectorOptions testOptions() {
   DetectorOptions o;
   o.model_path = FACEKIT_TEST_MODEL;

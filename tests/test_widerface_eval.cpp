@@ -2,6 +2,7 @@
 // and small cases whose AP is computed by hand.
 #include "eval/widerface.hpp"
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
 
@@ -128,4 +129,40 @@ TEST(WiderEval, PredictionFilesUseTheOfficialFormat) {
   std::ifstream f(dir + "/0--Parade/img_1.txt");
   std::string all((std::istreambuf_iterator<char>(f)), {});
   EXPECT_EQ(all, "img_1\n1\n1.0 2.0 30.0 40.0 0.5000\n");
+}
+
+// `facekit eval detections` on a user's folder in WIDER's text format: two real val images whose
+// ground truth is copied from the official text file.
+TEST(WiderEval, EvalDetectionsCommandOnAUserFolder) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string shared = facekit::test::sharedDir() + "/data/widerface-val-subset";
+  const std::string dir = std::filesystem::temp_directory_path() / "facekit-eval-det";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/images/13--Interview");
+  std::ifstream gt(shared + "/wider_face_val_bbx_gt.subset1062.txt");
+  std::ofstream mine(dir + "/gt.txt");
+  int copied = 0;
+  for (std::string line; copied < 2 && std::getline(gt, line);) {
+    if (line.rfind("13--Interview/", 0) != 0) continue;
+    std::filesystem::copy_file(shared + "/images/" + line, dir + "/images/" + line);
+    mine << line << "\n";
+    std::string count;
+    std::getline(gt, count);
+    mine << count << "\n";
+    for (int k = 0; k < std::max(1, std::stoi(count)); ++k) {
+      std::getline(gt, line);
+      mine << line << "\n";
+    }
+    ++copied;
+  }
+  mine.close();
+  ASSERT_EQ(copied, 2);
+  const std::string cmd = std::string(FACEKIT_TEST_CLI) + " eval detections --images " + dir + "/images --annotations " + dir +
+                          "/gt.txt --model " + FACEKIT_TEST_MODEL + " --out " + dir + "/out > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream res(dir + "/out/results.json");
+  const auto j = nlohmann::json::parse(res);
+  EXPECT_EQ(j["images_evaluated"], 2);
+  EXPECT_GT(j["ap"]["facekit"]["all"].get<double>(), 0.5);  // interview photos: large, clear faces
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/pr_curves.png"));
 }

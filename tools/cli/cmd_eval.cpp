@@ -155,7 +155,7 @@ struct LandmarkSample {
 };
 
 struct LandmarkArgs {
-  std::string aflw, xml, out = "out/eval-landmarks", dlib_model = DlibPeer::defaultPredictorPath();
+  std::string aflw, xml, labels, out = "out/eval-landmarks", dlib_model = DlibPeer::defaultPredictorPath();
   LandmarkerOptions opt;
   bool no_dlib = false;
 };
@@ -191,6 +191,26 @@ void runLandmarkEval(LandmarkArgs& a) {
       // The usual protocol: drop samples with any angle beyond 99 degrees (annotation failures).
       if (std::fabs(ann.pose.pitch) > 99 || std::fabs(ann.pose.yaw) > 99 || std::fabs(ann.pose.roll) > 99) continue;
       samples.push_back({f, ann.pts68, true, ann.pose});
+    }
+  } else if (!a.labels.empty()) {
+    // facekit's own label format (facekit label): 106 points and pose per line.
+    title = "facekit labels (" + fs::path(a.labels).filename().string() + ")";
+    std::ifstream in(a.labels);
+    if (!in) throw Error(Error::Code::kIoError, a.labels + ": cannot open");
+    size_t line_no = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++line_no;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const std::exception&) {
+        throw Error(Error::Code::kBadModel, a.labels + ": line " + std::to_string(line_no) + " is not JSON");
+      }
+      if (j.value("status", "") != "ok" || !j.contains("points") || j["points"].size() != 106) continue;
+      LandmarkSample smp{j["image"], {}, j.contains("pose"), {}};
+      for (const auto& p : j["points"]) smp.truth.push_back({p[0].get<float>(), p[1].get<float>()});
+      if (smp.has_pose) smp.pose = {j["pose"]["pitch"].get<float>(), j["pose"]["yaw"].get<float>(), j["pose"]["roll"].get<float>()};
+      samples.push_back(std::move(smp));
     }
   } else {
     title = "dlib 68-point faces (" + fs::path(a.xml).filename().string() + ")";
@@ -264,8 +284,8 @@ void runLandmarkEval(LandmarkArgs& a) {
     j["methods"][name] = {{"found", ion.size()}, {"missed", missed}, {"nme_ion", si.mean}, {"nme_ipn", sp.mean}, {"failure_rate_ion_0.1", si.failure_rate}};
     ced.series.push_back({name, si.ced});
   };
-  row("facekit (mesh, via 106->68)", ours_ion, ours_ipn, ours_missed);
-  if (dlib) row("dlib HOG + shape_predictor_68", theirs_ion, theirs_ipn, theirs_missed);
+  row(samples.front().truth.size() == 68 ? "facekit (mesh, via 106->68)" : "facekit (mesh, 106 points)", ours_ion, ours_ipn, ours_missed);
+  if (dlib && samples.front().truth.size() == 68) row("dlib HOG + shape_predictor_68", theirs_ion, theirs_ipn, theirs_missed);
   if (pose_n) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "\npose mean absolute error, %zu faces: pitch %.2f, yaw %.2f, roll %.2f, mean %.2f degrees\n", pose_n,
@@ -312,6 +332,7 @@ void registerEval(CLI::App& app, int& exit_code) {
   auto* src = lmk->add_option_group("ground truth");
   src->add_option("--aflw", largs->aflw, "AFLW2000-3D folder with images/ and mat/");
   src->add_option("--xml", largs->xml, "dlib imglab XML with 68 parts per box");
+  src->add_option("--labels", largs->labels, "facekit label output (.jsonl, 106 points + pose)");
   src->require_option(1);
   lmk->add_option("--out", largs->out, "output folder")->capture_default_str();
   lmk->add_option("--threads", largs->opt.num_threads, "threads")->capture_default_str();
