@@ -2,7 +2,8 @@
 #   make demo   installs what is missing, fetches + converts the models, builds, and detects
 #               faces on the bundled sample photo (out/demo.json, out/demo.jpg)
 #   make test   the same setup, then builds and runs the whole test suite (ctest)
-# Also: make bench (benchmarks vs OpenCV Haar / YuNet), make clean.
+# Also: make bench (latency vs OpenCV Haar, dlib HOG, YuNet), make eval (WIDER FACE subset AP,
+# landmark NME and pose error, with peers), make clean.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 MODEL := models/mtcnn.safetensors
@@ -41,6 +42,8 @@ SHARED ?= ../shared
 eval: models
 	$(BUILD)/facekit eval widerface --images $(SHARED)/data/widerface-val-subset/images --gt $(SHARED)/data/wider-face-gt \
 	  --yunet $(SHARED)/models/yunet/face_detection_yunet_2022mar.onnx --min-face 12 --threshold 0.4,0.5,0.5 --threads 2 --out out/eval
+	$(BUILD)/facekit eval landmarks --aflw $(SHARED)/data/aflw2000-subset --out out/eval-aflw2000
+	$(BUILD)/facekit eval landmarks --xml $(SHARED)/data/dlib-faces-68/testing_with_face_landmarks.xml --out out/eval-dlib68
 
 clean:
 	rm -rf $(BUILD) out models
