@@ -78,6 +78,22 @@ TEST(Detector, ReferenceBackendGivesTheSameFaces) {
   }
 }
 
+// Two threads run pyramid levels in parallel: the faces must be exactly those of one thread.
+TEST(Detector, TwoThreadsGiveTheSameFacesAsOne) {
+  DetectorOptions o = testOptions();
+  o.num_threads = 2;
+  auto two = FaceDetector::create(o);
+  for (int run = 0; run < 2; ++run) {  // the second run reuses the cached per-level networks
+    const auto a = detector().detect(astronaut().view()), b = two->detect(astronaut().view());
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_NEAR(a[i].score, b[i].score, 1e-5);
+      EXPECT_NEAR(a[i].box.x1, b[i].box.x1, 1e-3);
+      EXPECT_NEAR(a[i].landmarks[2].y, b[i].landmarks[2].y, 1e-3);
+    }
+  }
+}
+
 TEST(Detector, GrayAndBgrInputsAreHandled) {
   const auto rgb = detector().detect(astronaut().view());
   ASSERT_EQ(rgb.size(), 1u);

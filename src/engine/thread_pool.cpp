@@ -2,6 +2,9 @@
 
 #include <pthreadpool.h>
 
+#include <exception>
+#include <mutex>
+
 #include "facekit/error.hpp"
 
 namespace facekit::engine {
@@ -15,6 +18,30 @@ ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
 
 ThreadPool::~ThreadPool() {
   if (pool_) pthreadpool_destroy(pool_);
+}
+
+void ThreadPool::parallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  if (!pool_) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  // Exceptions must not cross pthreadpool's C frames: the first one is kept and rethrown here.
+  struct Ctx {
+    const std::function<void(size_t)>* fn;
+    std::mutex mu;
+    std::exception_ptr error;
+  } ctx{&fn, {}, nullptr};
+  auto task = [](void* p, size_t i) {
+    Ctx* c = static_cast<Ctx*>(p);
+    try {
+      (*c->fn)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(c->mu);
+      if (!c->error) c->error = std::current_exception();
+    }
+  };
+  pthreadpool_parallelize_1d(pool_, task, &ctx, n, 0);
+  if (ctx.error) std::rethrow_exception(ctx.error);
 }
 
 }  // namespace facekit::engine

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 typedef struct pthreadpool* pthreadpool_t;
 
@@ -16,6 +17,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
   int threads() const { return threads_; }
   pthreadpool_t handle() const { return pool_; }
+  // Runs fn(0) .. fn(n - 1) on the pool's threads (dynamically scheduled); on the calling thread
+  // when there is no pool. Returns when all are done.
+  void parallelFor(size_t n, const std::function<void(size_t)>& fn);
 
  private:
   int threads_;

@@ -23,6 +23,7 @@ namespace {
 using engine::Shape;
 using engine::Tensor;
 using Clock = std::chrono::steady_clock;
+using ThreadPoolPtr = engine::ThreadPool*;
 
 double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -162,53 +163,75 @@ class MtcnnDetector final : public FaceDetector {
   // level size (weights are 28 KB) keeps each operator on a single size. Their activations
   // share pnet_scratch_, so the cache costs XNNPACK's indirection buffers, not activations.
   engine::Sequential& pnetFor(int h, int w) {
-    if (pnet_by_size_.size() > 256) pnet_by_size_.clear();  // bound memory when sizes keep changing
     auto it = pnet_by_size_.find({h, w});
     if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::make_pair(h, w), mtcnn::buildNets(model_, backend_).pnet).first;
     return it->second;
   }
 
+  // One pyramid level: its normalised input, the P-Net that serves its size, its workspace and
+  // the candidates it produced.
+  struct Level {
+    Tensor input;
+    engine::Sequential* net = nullptr;
+    Tensor scratch[2];
+    std::vector<Candidate> found;
+  };
+
+  // P-Net on one level, then per-level NMS. `pool` is null when levels run in parallel.
+  void runLevel(Level& lv, int w, int h, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+    const Tensor& out = lv.net->forward(lv.input, pool, scratch);
+    // Map output cells back with the exact per-axis factors of the resized image.
+    const float sx = float(lv.input.shape().w) / float(w), sy = float(lv.input.shape().h) / float(h);
+    const Shape os = out.shape();
+    lv.found.clear();
+    for (int y = 0; y < os.h; ++y)
+      for (int x = 0; x < os.w; ++x) {
+        const float* o = out.data() + (size_t(y) * os.w + x) * os.c;
+        const float p = faceProbability(o);
+        if (p < opt_.thresholds[0]) continue;
+        Candidate c;
+        c.score = p;
+        c.box = {float(mtcnn::kPNetStride * x) / sx, float(mtcnn::kPNetStride * y) / sy,
+                 float(mtcnn::kPNetStride * x + mtcnn::kPNetCell) / sx, float(mtcnn::kPNetStride * y + mtcnn::kPNetCell) / sy};
+        std::copy(o + 2, o + 6, c.reg);
+        lv.found.push_back(c);
+      }
+    lv.found = nms(std::move(lv.found), opt_.pnet_scale_nms, Overlap::kUnion);
+  }
+
   std::vector<Candidate> stage1(const cv::Mat& rgb) {
     const int w = rgb.cols, h = rgb.rows;
-    std::vector<Candidate> all;
+    auto t = Clock::now();
+    if (pnet_by_size_.size() > 256) pnet_by_size_.clear();  // bound memory when image sizes keep changing
+    // The pyramid: each level is made from the previous one (one factor-0.709 step).
     const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
     float min_side = float(std::min(w, h)) * m;
-    bool first = true;
-    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor) {
+    size_t n = 0;
+    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor, ++n) {
       const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
       if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
-      auto t = Clock::now();
-      // Each level is made from the previous one (one factor-0.709 step), the first from the image.
-      resizeFast(first ? rgb : level_, cv::Size(ws, hs), resized_, scratch_);
-      first = false;
+      if (levels_.size() <= n) levels_.emplace_back();
+      Level& lv = levels_[n];
+      resizeFast(n == 0 ? rgb : level_, cv::Size(ws, hs), resized_, scratch_);
       std::swap(level_, resized_);
-      input_.resize(Shape{1, hs, ws, 3});
-      normalizeInto(level_, input_.data());
-      prof_.pyramid_ms += msSince(t);
-      t = Clock::now();
-      const Tensor& out = pnetFor(hs, ws).forward(input_, &pool_, pnet_scratch_);
-      // Map output cells back with the exact per-axis factors of the resized image.
-      const float sx = float(ws) / float(w), sy = float(hs) / float(h);
-      std::vector<Candidate> found;
-      const Shape os = out.shape();
-      for (int y = 0; y < os.h; ++y)
-        for (int x = 0; x < os.w; ++x) {
-          const float* o = out.data() + (size_t(y) * os.w + x) * os.c;
-          const float p = faceProbability(o);
-          if (p < opt_.thresholds[0]) continue;
-          Candidate c;
-          c.score = p;
-          c.box = {float(mtcnn::kPNetStride * x) / sx, float(mtcnn::kPNetStride * y) / sy,
-                   float(mtcnn::kPNetStride * x + mtcnn::kPNetCell) / sx, float(mtcnn::kPNetStride * y + mtcnn::kPNetCell) / sy};
-          std::copy(o + 2, o + 6, c.reg);
-          found.push_back(c);
-        }
-      found = nms(std::move(found), opt_.pnet_scale_nms, Overlap::kUnion);
-      all.insert(all.end(), found.begin(), found.end());
-      prof_.pnet_ms += msSince(t);
+      lv.input.resize(Shape{1, hs, ws, 3});
+      normalizeInto(level_, lv.input.data());
+      lv.net = &pnetFor(hs, ws);
     }
+    prof_.pyramid_ms = msSince(t);
+    t = Clock::now();
+    if (pool_.threads() > 1 && n > 1) {
+      // Whole levels per thread: P-Net's ops are too small to split well, whole levels balance
+      // (level 0 is about half the work, the rest the other half). Each level has its own workspace.
+      pool_.parallelFor(n, [&](size_t i) { runLevel(levels_[i], w, h, nullptr, levels_[i].scratch); });
+    } else {
+      for (size_t i = 0; i < n; ++i) runLevel(levels_[i], w, h, &pool_, pnet_scratch_);
+    }
+    std::vector<Candidate> all;
+    for (size_t i = 0; i < n; ++i) all.insert(all.end(), levels_[i].found.begin(), levels_[i].found.end());
     all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
     for (Candidate& c : all) applyRegression(c), square(c);
+    prof_.pnet_ms = msSince(t);
     return all;
   }
 
@@ -273,7 +296,8 @@ class MtcnnDetector final : public FaceDetector {
   std::map<std::pair<int, int>, engine::Sequential> pnet_by_size_;
   DetectorProfile prof_;
   Tensor input_;
-  Tensor pnet_scratch_[2];  // shared by every level's P-Net: memory of one level, not of the pyramid
+  Tensor pnet_scratch_[2];  // shared by every level's P-Net when levels run one after another
+  std::vector<Level> levels_;
   cv::Mat level_, resized_, patch_, scratch_[2];
 };
 
