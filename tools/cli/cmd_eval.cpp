@@ -300,7 +300,7 @@ void runLandmarkEval(LandmarkArgs& a) {
 
 }  // namespace
 
-void registerEval(CLI::App& app, int& exit_code) {
+void registerEval(CLI::App& app) {
   auto* ev = app.add_subcommand("eval", "evaluate accuracy on annotated data");
   ev->require_subcommand(1);
   auto args = std::make_shared<EvalArgs>();
@@ -339,7 +339,6 @@ void registerEval(CLI::App& app, int& exit_code) {
   lmk->add_option("--dlib-model", largs->dlib_model, "dlib 68-point shape predictor (peer)")->capture_default_str();
   lmk->add_flag("--no-dlib", largs->no_dlib, "skip the dlib peer");
   lmk->callback([largs] { runLandmarkEval(*largs); });
-  (void)exit_code;
 }
 
 }  // namespace facekit::cli

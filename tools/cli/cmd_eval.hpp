@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 namespace facekit::cli {
-// Adds `facekit eval widerface` and `facekit eval detections`; sets exit_code when they fail softly.
-void registerEval(CLI::App& app, int& exit_code);
+// Adds `facekit eval widerface`, `eval detections` and `eval landmarks`; they run as CLI11
+// callbacks and report failures by throwing facekit::Error.
+void registerEval(CLI::App& app);
 }  // namespace facekit::cli

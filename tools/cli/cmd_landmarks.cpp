@@ -229,8 +229,7 @@ void runTemplate(Args& a) {
 
 }  // namespace
 
-void registerLandmarks(CLI::App& app, int& exit_code) {
-  (void)exit_code;
+void registerLandmarks(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto common = [args](CLI::App* c) {
     c->add_option("--threads", args->opt.num_threads, "threads")->capture_default_str();

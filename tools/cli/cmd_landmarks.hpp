@@ -4,5 +4,5 @@
 
 namespace facekit::cli {
 // Adds `facekit landmarks`, `facekit label` and `facekit make-pose-template`.
-void registerLandmarks(CLI::App& app, int& exit_code);
+void registerLandmarks(CLI::App& app);
 }  // namespace facekit::cli

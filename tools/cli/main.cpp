@@ -134,9 +134,8 @@ int main(int argc, char** argv) {
   convert_mesh->add_option("--tfjs", tfjs_json, "facemesh.json (its .bin beside it)")->required();
   convert_mesh->add_option("--out", mesh_out, "output model file (.safetensors)")->required();
 
-  int exit_code = 0;
-  cli::registerEval(app, exit_code);
-  cli::registerLandmarks(app, exit_code);
+  cli::registerEval(app);
+  cli::registerLandmarks(app);
 
   try {
     app.parse(argc, argv);
@@ -146,7 +145,6 @@ int main(int argc, char** argv) {
     std::cerr << "facekit: error: " << e.what() << "\n";
     return 1;
   }
-  if (exit_code) return exit_code;
   try {
     if (*detect) {
       if (!thresholds.empty()) opt.thresholds = parseThresholds(thresholds);
