@@ -185,6 +185,31 @@ TEST(HeadPose, RollFollowsImageRotation) {
   }
 }
 
+// Faces lying sideways or upside down: found with all_orientations, landmarks in face order,
+// roll turned by the quarter turns.
+TEST(HeadPose, QuarterTurnedFacesWithAllOrientations) {
+  LandmarkerOptions o = landmarkerOptions();
+  o.detector.all_orientations = true;
+  auto lm = FaceLandmarker::create(o);
+  const auto base = landmarker().detect(astronaut().view());
+  ASSERT_EQ(base.size(), 1u);
+  const struct { cv::RotateFlags flag; double roll; } turns[] = {
+      {cv::ROTATE_90_CLOCKWISE, 90}, {cv::ROTATE_180, 180}, {cv::ROTATE_90_COUNTERCLOCKWISE, -90}};
+  for (const auto& t : turns) {
+    cv::Mat img;
+    cv::rotate(asMat(astronaut()), img, t.flag);
+    const auto r = lm->detect(viewOf(img));
+    ASSERT_EQ(r.size(), 1u) << "turned " << t.roll;
+    EXPECT_NEAR(angleDiff(r[0].pose.roll - base[0].pose.roll, t.roll), 0.0, 3.0);  // 180 and -180 are one turn
+    EXPECT_NEAR(r[0].pose.yaw, base[0].pose.yaw, 3.0);
+    // The nose tip lands where the turned original nose tip is.
+    const Point2f n = base[0].points[64];
+    const Point2f want = t.roll == 90 ? Point2f{512 - n.y, n.x} : t.roll == 180 ? Point2f{512 - n.x, 512 - n.y} : Point2f{n.y, 512 - n.x};
+    EXPECT_NEAR(r[0].points[64].x, want.x, 3.0);
+    EXPECT_NEAR(r[0].points[64].y, want.y, 3.0);
+  }
+}
+
 // Published ground truth: AFLW2000-3D pose angles (research data in ../shared, evaluation only),
 // with the usual filter (every |angle| <= 99 degrees).
 TEST(HeadPose, MeanErrorOnAflw2000SubsetIsBelowTheReferenceModel) {

@@ -121,15 +121,23 @@ class MtcnnDetector final : public FaceDetector {
     prof_ = {};
     const auto t0 = Clock::now();
     const cv::Mat rgb = asRgb(view);
-    std::vector<Candidate> c = stage1(rgb);
-    prof_.pnet_candidates = int(c.size());
-    const auto t2 = Clock::now();
-    if (!c.empty()) c = refine(rgb, c, nets_.rnet, mtcnn::kRNetSize, 1);
-    prof_.rnet_candidates = int(c.size());
-    prof_.rnet_ms = msSince(t2);
-    const auto t3 = Clock::now();
-    if (!c.empty()) c = refine(rgb, c, nets_.onet, mtcnn::kONetSize, 2);
-    prof_.onet_ms = msSince(t3);
+    std::vector<Candidate> c = cascade(rgb);
+    if (opt_.all_orientations) {
+      // MTCNN finds faces within about +-45 degrees of upright: the quarter turns of the image
+      // cover the rest. Results are mapped back; the same face found twice keeps its best score.
+      const int W = rgb.cols, H = rgb.rows;
+      cv::Mat turned;
+      for (int turn = 1; turn <= 3; ++turn) {
+        cv::rotate(rgb, turned, turn == 1 ? cv::ROTATE_90_CLOCKWISE : turn == 2 ? cv::ROTATE_180 : cv::ROTATE_90_COUNTERCLOCKWISE);
+        for (Candidate k : cascade(turned)) {
+          for (auto& p : k.points) p = unturn(p, turn, W, H);
+          const Point2f a = unturn({k.box.x1, k.box.y1}, turn, W, H), b = unturn({k.box.x2, k.box.y2}, turn, W, H);
+          k.box = {std::min(a.x, b.x), std::min(a.y, b.y), std::max(a.x, b.x), std::max(a.y, b.y)};
+          c.push_back(k);
+        }
+      }
+      c = nms(std::move(c), 0.5f, Overlap::kMin);
+    }
     prof_.total_ms = msSince(t0);
 
     std::vector<Face> faces;
@@ -138,6 +146,29 @@ class MtcnnDetector final : public FaceDetector {
   }
 
  private:
+  // The three MTCNN stages on one RGB image.
+  std::vector<Candidate> cascade(const cv::Mat& rgb) {
+    std::vector<Candidate> c = stage1(rgb);
+    prof_.pnet_candidates += int(c.size());
+    const auto t2 = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, nets_.rnet, mtcnn::kRNetSize, 1);
+    prof_.rnet_candidates += int(c.size());
+    prof_.rnet_ms += msSince(t2);
+    const auto t3 = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, nets_.onet, mtcnn::kONetSize, 2);
+    prof_.onet_ms += msSince(t3);
+    return c;
+  }
+
+  // A point of the image turned `turn` quarter turns clockwise, in the original W x H image.
+  static Point2f unturn(Point2f p, int turn, int W, int H) {
+    switch (turn) {
+      case 1: return {p.y, float(H) - p.x};             // turned image is H wide, W high
+      case 2: return {float(W) - p.x, float(H) - p.y};
+      default: return {float(W) - p.y, p.x};
+    }
+  }
+
   static void validate(const DetectorOptions& o) {
     auto bad = [](const std::string& m) { throw Error(Error::Code::kInvalidArgument, "DetectorOptions: " + m); };
     if (o.min_face_size < 8) bad("min_face_size must be >= 8 (got " + std::to_string(o.min_face_size) + ")");
@@ -218,7 +249,7 @@ class MtcnnDetector final : public FaceDetector {
       normalizeInto(level_, lv.input.data());
       lv.net = &pnetFor(hs, ws);
     }
-    prof_.pyramid_ms = msSince(t);
+    prof_.pyramid_ms += msSince(t);
     t = Clock::now();
     if (pool_.threads() > 1 && n > 1) {
       // Whole levels per thread: P-Net's ops are too small to split well, whole levels balance
@@ -231,7 +262,7 @@ class MtcnnDetector final : public FaceDetector {
     for (size_t i = 0; i < n; ++i) all.insert(all.end(), levels_[i].found.begin(), levels_[i].found.end());
     all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
     for (Candidate& c : all) applyRegression(c), square(c);
-    prof_.pnet_ms = msSince(t);
+    prof_.pnet_ms += msSince(t);
     return all;
   }
 
