@@ -94,6 +94,20 @@ TEST(Detector, TwoThreadsGiveTheSameFacesAsOne) {
   }
 }
 
+// A view into a larger buffer (row stride > width * 3) must give what a packed copy gives.
+TEST(Detector, StridedViewsEqualPackedCopies) {
+  const cv::Mat full = asMat(astronaut());
+  const cv::Mat roi = full(cv::Rect(100, 20, 300, 260));  // not continuous: stride = 512 * 3
+  ASSERT_FALSE(roi.isContinuous());
+  const cv::Mat packed = roi.clone();
+  const auto a = detector().detect({roi.data, roi.cols, roi.rows, PixelFormat::kRGB, roi.step});
+  const auto b = detector().detect({packed.data, packed.cols, packed.rows, PixelFormat::kRGB, 0});
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_FLOAT_EQ(a[0].score, b[0].score);
+  EXPECT_FLOAT_EQ(a[0].box.x1, b[0].box.x1);
+}
+
 TEST(Detector, GrayAndBgrInputsAreHandled) {
   const auto rgb = detector().detect(astronaut().view());
   ASSERT_EQ(rgb.size(), 1u);
