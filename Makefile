@@ -36,6 +36,7 @@ test: models
 	@cd $(BUILD) && ctest --output-on-failure -j 2
 
 bench: models
+	@$(BUILD)/bench/facekit_bench_layers --benchmark_min_time=0.2
 	@$(BUILD)/bench/facekit_bench --benchmark_repetitions=3 --benchmark_min_time=0.3
 
 SHARED ?= ../shared
