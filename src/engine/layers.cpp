@@ -15,22 +15,35 @@ const char* backendName(Backend b) { return b == Backend::kReference ? "referenc
 
 namespace detail {
 
+namespace {
+// The geometry checks and the output size shared by every convolution: in.c must be `channels`,
+// the padded input must hold the kernel.
+template <typename P>
+void checkConvGeometry(const char* layer, const P& p) {
+  if (p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0 || p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 ||
+      p.pad_right < 0)
+    badShape(layer, "invalid parameters");
+}
+
+template <typename P>
+Shape convOutput(const char* layer, const P& p, const Shape& in, int channels, int out_c) {
+  if (in.c != channels) badShape(layer, "input has " + std::to_string(in.c) + " channels, expected " + std::to_string(channels));
+  const int ph = in.h + p.pad_top + p.pad_bottom, pw = in.w + p.pad_left + p.pad_right;
+  if (in.n <= 0 || ph < p.kh || pw < p.kw) badShape(layer, "input " + in.str() + " smaller than the kernel");
+  return {in.n, (ph - p.kh) / p.stride_h + 1, (pw - p.kw) / p.stride_w + 1, out_c};
+}
+}  // namespace
+
 Conv2dBase::Conv2dBase(const Conv2dParams& p) : p_(p) {
-  if (p.out_c <= 0 || p.kh <= 0 || p.kw <= 0 || p.in_c <= 0 || p.stride_h <= 0 || p.stride_w <= 0 ||
-      p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 || p.pad_right < 0)
-    badShape("Conv2d", "invalid parameters");
+  checkConvGeometry("Conv2d", p);
+  if (p.out_c <= 0 || p.in_c <= 0) badShape("Conv2d", "invalid parameters");
   if (p.weights.size() != size_t(p.out_c) * p.kh * p.kw * p.in_c)
     badShape("Conv2d", "weights have " + std::to_string(p.weights.size()) + " values, expected out*kh*kw*in = " +
                            std::to_string(size_t(p.out_c) * p.kh * p.kw * p.in_c));
   if (p.bias.size() != size_t(p.out_c)) badShape("Conv2d", "bias size != out_c");
 }
 
-Shape Conv2dBase::outputShape(const Shape& in) const {
-  if (in.c != p_.in_c) badShape("Conv2d", "input has " + std::to_string(in.c) + " channels, expected " + std::to_string(p_.in_c));
-  const int ph = in.h + p_.pad_top + p_.pad_bottom, pw = in.w + p_.pad_left + p_.pad_right;
-  if (in.n <= 0 || ph < p_.kh || pw < p_.kw) badShape("Conv2d", "input " + in.str() + " smaller than the kernel");
-  return {in.n, (ph - p_.kh) / p_.stride_h + 1, (pw - p_.kw) / p_.stride_w + 1, p_.out_c};
-}
+Shape Conv2dBase::outputShape(const Shape& in) const { return convOutput("Conv2d", p_, in, p_.in_c, p_.out_c); }
 
 PReLUBase::PReLUBase(const std::vector<float>& slope) : slope_(slope) {
   if (slope.empty()) badShape("PReLU", "empty slope");
@@ -74,18 +87,14 @@ Shape SoftmaxBase::outputShape(const Shape& in) const {
 }
 
 DepthwiseConv2dBase::DepthwiseConv2dBase(const DepthwiseConv2dParams& p) : p_(p) {
-  if (p.channels <= 0 || p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0 || p.pad_top < 0 || p.pad_left < 0 ||
-      p.pad_bottom < 0 || p.pad_right < 0)
-    badShape("DepthwiseConv2d", "invalid parameters");
+  checkConvGeometry("DepthwiseConv2d", p);
+  if (p.channels <= 0) badShape("DepthwiseConv2d", "invalid parameters");
   if (p.weights.size() != size_t(p.kh) * p.kw * p.channels) badShape("DepthwiseConv2d", "weights size != kh*kw*channels");
   if (p.bias.size() != size_t(p.channels)) badShape("DepthwiseConv2d", "bias size != channels");
 }
 
 Shape DepthwiseConv2dBase::outputShape(const Shape& in) const {
-  if (in.c != p_.channels) badShape("DepthwiseConv2d", "input has " + std::to_string(in.c) + " channels, expected " + std::to_string(p_.channels));
-  const int ph = in.h + p_.pad_top + p_.pad_bottom, pw = in.w + p_.pad_left + p_.pad_right;
-  if (in.n <= 0 || ph < p_.kh || pw < p_.kw) badShape("DepthwiseConv2d", "input " + in.str() + " smaller than the kernel");
-  return {in.n, (ph - p_.kh) / p_.stride_h + 1, (pw - p_.kw) / p_.stride_w + 1, in.c};
+  return convOutput("DepthwiseConv2d", p_, in, p_.channels, p_.channels);
 }
 
 ChannelPadBase::ChannelPadBase(int before, int after) : before_(before), after_(after) {

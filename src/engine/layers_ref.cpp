@@ -9,6 +9,20 @@
 namespace facekit::engine::detail {
 namespace {
 
+// Calls tap(iy, ix, ky, kx) for each kernel tap of output pixel (oy, ox) that lands inside the
+// input; taps on the zero padding contribute nothing and are skipped.
+template <typename P, typename Tap>
+void forEachTap(const P& p, const Shape& is, int oy, int ox, Tap tap) {
+  for (int ky = 0; ky < p.kh; ++ky) {
+    const int iy = oy * p.stride_h + ky - p.pad_top;
+    if (iy < 0 || iy >= is.h) continue;
+    for (int kx = 0; kx < p.kw; ++kx) {
+      const int ix = ox * p.stride_w + kx - p.pad_left;
+      if (ix >= 0 && ix < is.w) tap(iy, ix, ky, kx);
+    }
+  }
+}
+
 class RefConv2d final : public Conv2dBase {
  public:
   using Conv2dBase::Conv2dBase;
@@ -20,16 +34,10 @@ class RefConv2d final : public Conv2dBase {
         for (int ox = 0; ox < os.w; ++ox)
           for (int o = 0; o < os.c; ++o) {
             double acc = p_.bias[o];
-            for (int ky = 0; ky < p_.kh; ++ky) {
-              const int iy = oy * p_.stride_h + ky - p_.pad_top;
-              if (iy < 0 || iy >= is.h) continue;  // zero padding
-              for (int kx = 0; kx < p_.kw; ++kx) {
-                const int ix = ox * p_.stride_w + kx - p_.pad_left;
-                if (ix < 0 || ix >= is.w) continue;
-                const float* w = &p_.weights[((size_t(o) * p_.kh + ky) * p_.kw + kx) * p_.in_c];
-                for (int i = 0; i < p_.in_c; ++i) acc += double(w[i]) * in.at(n, iy, ix, i);
-              }
-            }
+            forEachTap(p_, is, oy, ox, [&](int iy, int ix, int ky, int kx) {
+              const float* w = &p_.weights[((size_t(o) * p_.kh + ky) * p_.kw + kx) * p_.in_c];
+              for (int i = 0; i < p_.in_c; ++i) acc += double(w[i]) * in.at(n, iy, ix, i);
+            });
             out.at(n, oy, ox, o) = float(acc);
           }
   }
@@ -116,15 +124,9 @@ class RefDepthwiseConv2d final : public DepthwiseConv2dBase {
         for (int ox = 0; ox < os.w; ++ox)
           for (int c = 0; c < os.c; ++c) {
             double acc = p_.bias[c];
-            for (int ky = 0; ky < p_.kh; ++ky) {
-              const int iy = oy * p_.stride_h + ky - p_.pad_top;
-              if (iy < 0 || iy >= is.h) continue;
-              for (int kx = 0; kx < p_.kw; ++kx) {
-                const int ix = ox * p_.stride_w + kx - p_.pad_left;
-                if (ix < 0 || ix >= is.w) continue;
-                acc += double(p_.weights[(size_t(ky) * p_.kw + kx) * p_.channels + c]) * in.at(n, iy, ix, c);
-              }
-            }
+            forEachTap(p_, is, oy, ox, [&](int iy, int ix, int ky, int kx) {
+              acc += double(p_.weights[(size_t(ky) * p_.kw + kx) * p_.channels + c]) * in.at(n, iy, ix, c);
+            });
             out.at(n, oy, ox, c) = float(acc);
           }
   }
