@@ -198,6 +198,7 @@ TEST(Detector, OptionsAreValidated) {
   EXPECT_THROW(FaceDetector::create(with([](auto& o) { o.scale_factor = 1.2f; })), Error);
   EXPECT_THROW(FaceDetector::create(with([](auto& o) { o.thresholds[1] = 1.5f; })), Error);
   EXPECT_THROW(FaceDetector::create(with([](auto& o) { o.num_threads = 0; })), Error);
+  EXPECT_THROW(FaceDetector::create(with([](auto& o) { o.num_threads = 100000; })), Error);  // refused before any thread starts
   EXPECT_THROW(FaceDetector::create(with([](auto& o) { o.model_path = "/nonexistent.safetensors"; })), Error);
 }
 

@@ -101,8 +101,8 @@ void resizeFast(const cv::Mat& src, cv::Size to, cv::Mat& dst, cv::Mat scratch[2
 
 class MtcnnDetector final : public FaceDetector {
  public:
-  explicit MtcnnDetector(const DetectorOptions& o) : opt_(o), pool_(o.num_threads) {
-    validate(opt_);
+  // Options are checked before anything is built (a bad num_threads must not start threads).
+  explicit MtcnnDetector(const DetectorOptions& o) : opt_(validated(o)), pool_(opt_.num_threads) {
     if (opt_.model_path.empty()) opt_.model_path = defaultModelPath();
     const auto backend = opt_.backend == ComputeBackend::kReference ? engine::Backend::kReference : engine::Backend::kFast;
     model_ = engine::ModelFile::load(opt_.model_path);
@@ -172,7 +172,7 @@ class MtcnnDetector final : public FaceDetector {
     }
   }
 
-  static void validate(const DetectorOptions& o) {
+  static const DetectorOptions& validated(const DetectorOptions& o) {
     auto bad = [](const std::string& m) { throw Error(Error::Code::kInvalidArgument, "DetectorOptions: " + m); };
     if (o.min_face_size < 8) bad("min_face_size must be >= 8 (got " + std::to_string(o.min_face_size) + ")");
     if (!(o.scale_factor > 0.1f && o.scale_factor <= 0.95f)) bad("scale_factor must be in (0.1, 0.95]");
@@ -182,6 +182,7 @@ class MtcnnDetector final : public FaceDetector {
       if (!(t > 0.f && t <= 1.f)) bad("nms overlaps must be in (0, 1]");
     if (!(o.pnet_scale_nms > 0.f && o.pnet_scale_nms <= 1.f)) bad("pnet_scale_nms must be in (0, 1]");
     if (o.num_threads < 1 || o.num_threads > 64) bad("num_threads must be in 1..64");
+    return o;
   }
 
   cv::Mat asRgb(const ImageView& v) {
