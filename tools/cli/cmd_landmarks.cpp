@@ -90,31 +90,19 @@ std::vector<FaceLandmarks> landmarksWithPadding(FaceLandmarker& lm, const Image&
 }
 
 void runLandmarks(Args& a) {
-  const auto files = expandImageInputs(a.inputs);
   auto lm = FaceLandmarker::create(a.opt);
-  const bool many = files.size() > 1;
-  std::unique_ptr<Progress> progress;
-  if (many) progress = std::make_unique<Progress>("landmarks", files.size());
-  nlohmann::ordered_json all = nlohmann::ordered_json::object();
-  for (const auto& file : files) {
+  const int rc = runOnImages(a.inputs, a.json, a.draw, "landmarks", [&](const std::string& file, bool want_drawing) {
     const Image img = loadImage(file);
     const auto faces = lm->detect(img.view());
-    all[file] = nlohmann::ordered_json::parse(toLandmarksJson(faces));
-    if (!a.draw.empty()) {
-      std::string out = a.draw;
-      if (many || fs::is_directory(a.draw)) {
-        fs::create_directories(a.draw);
-        out = (fs::path(a.draw) / fs::path(file).filename()).string();
-      }
+    ImageOutput out{toLandmarksJson(faces), {}};
+    if (want_drawing) {
       auto shown = faces;
       const Image base = a.zoom ? zoomOnFirstFace(img, shown) : img;
-      saveImage(drawLandmarks(base.view(), shown, a.indices).view(), out);
+      out.drawing = drawLandmarks(base.view(), shown, a.indices);
     }
-    if (progress) progress->step();
-  }
-  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
-  if (a.json.empty()) std::cout << text << "\n";
-  else std::ofstream(a.json) << text << "\n";
+    return out;
+  });
+  if (rc) throw ExitCode{rc};
 }
 
 struct LabelResult {

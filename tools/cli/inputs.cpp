@@ -1,9 +1,16 @@
 #include "inputs.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "facekit/error.hpp"
+#include "progress.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,6 +41,51 @@ std::vector<std::string> expandImageInputs(const std::vector<std::string>& input
     }
   }
   return out;
+}
+
+int runOnImages(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, const std::string& label,
+                const std::function<ImageOutput(const std::string& file, bool want_drawing)>& process) {
+  const auto files = expandImageInputs(inputs);
+  const bool many = files.size() > 1;
+  if (many && !draw.empty() && fs::exists(draw) && !fs::is_directory(draw))
+    throw Error(Error::Code::kInvalidArgument, "--draw " + draw + ": with several images this must be a folder");
+  std::unique_ptr<Progress> progress;
+  if (many) progress = std::make_unique<Progress>(label, files.size());
+  nlohmann::ordered_json all = nlohmann::ordered_json::object();
+  int failures = 0;
+  for (const auto& file : files) {
+    try {
+      ImageOutput out = process(file, !draw.empty());
+      all[file] = nlohmann::ordered_json::parse(out.json);
+      if (!draw.empty()) {
+        std::string path = draw;
+        if (many || fs::is_directory(draw)) {
+          fs::create_directories(draw);
+          path = (fs::path(draw) / fs::path(file).filename()).string();
+        } else if (fs::path(draw).has_parent_path()) {
+          fs::create_directories(fs::path(draw).parent_path());
+        }
+        saveImage(out.drawing.view(), path);
+      }
+    } catch (const Error& e) {
+      ++failures;
+      if (progress && isatty(2)) std::cerr << "\n";
+      std::cerr << "facekit: error: " << e.what() << "\n";
+      all[file] = {{"error", e.what()}};
+    }
+    if (progress) progress->step();
+  }
+  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
+  if (json_path.empty()) {
+    std::cout << text << "\n";
+  } else {
+    if (fs::path(json_path).has_parent_path()) fs::create_directories(fs::path(json_path).parent_path());
+    std::ofstream f(json_path);
+    if (!f) throw Error(Error::Code::kIoError, "cannot write " + json_path);
+    f << text << "\n";
+  }
+  if (failures && many) std::cerr << "facekit: " << failures << " of " << files.size() << " images failed\n";
+  return failures ? 1 : 0;
 }
 
 }  // namespace facekit::cli

@@ -14,7 +14,6 @@
 #include "cmd_eval.hpp"
 #include "cmd_landmarks.hpp"
 #include "inputs.hpp"
-#include "progress.hpp"
 
 namespace fs = std::filesystem;
 using namespace facekit;
@@ -41,56 +40,15 @@ std::array<float, 3> parseThresholds(const std::string& s) {
   return t;
 }
 
-void writeText(const std::string& path, const std::string& text) {
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path);
-  if (!f) throw Error(Error::Code::kIoError, "cannot write " + path);
-  f << text << "\n";
-}
-
 int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt) {
-  const auto files = cli::expandImageInputs(inputs);
   auto detector = FaceDetector::create(opt);
-  const bool many = files.size() > 1;
-  if (many && !draw.empty() && fs::exists(draw) && !fs::is_directory(draw))
-    throw Error(Error::Code::kInvalidArgument, "--draw " + draw + ": with several images this must be a folder");
-  std::unique_ptr<cli::Progress> progress;
-  if (many) progress = std::make_unique<cli::Progress>("detect", files.size());
-  nlohmann::ordered_json all = nlohmann::ordered_json::object();
-  int failures = 0;
-  for (const auto& file : files) {
-    try {
-      const Image img = loadImage(file);
-      const auto faces = detector->detect(img.view());
-      all[file] = nlohmann::ordered_json::parse(toModelScopeJson(faces));
-      if (!draw.empty()) {
-        std::string out = draw;
-        if (many || fs::is_directory(draw)) {
-          fs::create_directories(draw);
-          out = (fs::path(draw) / fs::path(file).filename()).string();
-        } else if (fs::path(draw).has_parent_path()) {
-          fs::create_directories(fs::path(draw).parent_path());
-        }
-        const Image drawn = drawDetections(img.view(), faces);
-        saveImage(drawn.view(), out);
-      }
-    } catch (const Error& e) {
-      ++failures;
-      if (progress && isatty(2)) std::cerr << "\n";
-      std::cerr << "facekit: error: " << e.what() << "\n";
-      all[file] = {{"error", e.what()}};
-    }
-    if (progress) progress->step();
-  }
-  // One image: the ModelScope object itself. Several: an object keyed by input path.
-  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
-  if (json_path.empty()) std::cout << text << "\n";
-  else writeText(json_path, text);
-  if (failures) {
-    if (many) std::cerr << "facekit: " << failures << " of " << files.size() << " images failed\n";
-    return 1;
-  }
-  return 0;
+  return cli::runOnImages(inputs, json_path, draw, "detect", [&](const std::string& file, bool want_drawing) {
+    const Image img = loadImage(file);
+    const auto faces = detector->detect(img.view());
+    cli::ImageOutput out{toModelScopeJson(faces), {}};
+    if (want_drawing) out.drawing = drawDetections(img.view(), faces);
+    return out;
+  });
 }
 
 }  // namespace
@@ -142,6 +100,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const cli::ExitCode& e) {  // a callback that already reported its failures
+    return e.code;
   } catch (const std::exception& e) {  // subcommands that run as CLI11 callbacks
     std::cerr << "facekit: error: " << e.what() << "\n";
     return 1;
