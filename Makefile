@@ -18,10 +18,11 @@ build: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-$(MODEL): .cache/mtcnn-tflite/pnet.tflite .cache/mtcnn-tflite/rnet.tflite .cache/mtcnn-tflite/onet.tflite
+# Converted again whenever the sources or the converter (the facekit binary) change.
+$(MODEL): .cache/mtcnn-tflite/pnet.tflite .cache/mtcnn-tflite/rnet.tflite .cache/mtcnn-tflite/onet.tflite $(BUILD)/facekit
 	@$(BUILD)/facekit convert-mtcnn --tflite-dir .cache/mtcnn-tflite --out $@
 
-$(MESH): .cache/facemesh-tfjs/facemesh.json .cache/facemesh-tfjs/facemesh.bin
+$(MESH): .cache/facemesh-tfjs/facemesh.json .cache/facemesh-tfjs/facemesh.bin $(BUILD)/facekit
 	@$(BUILD)/facekit convert-facemesh --tfjs .cache/facemesh-tfjs/facemesh.json --out $@
 
 models: build
