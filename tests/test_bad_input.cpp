@@ -1,4 +1,6 @@
 // The library refuses bad images and models with a one-line facekit::Error, never a crash.
+#include <cstring>
+
 #include "bad_files.hpp"
 #include "test_util.hpp"
 
@@ -62,4 +64,15 @@ TEST(BadInput, DetectRefusesTinyAndNullViews) {
   EXPECT_THROW(det->detect({nullptr, 100, 100, PixelFormat::kRGB, 0}), Error);
   std::vector<uint8_t> small(12 * 12, 7);
   EXPECT_NO_THROW(det->detect({small.data(), 12, 12, PixelFormat::kGray, 0}));  // the minimum works
+}
+
+// facekit drops PNG colour-profile chunks (libpng warns about the sample's); pixels must be
+// exactly what OpenCV decodes from the untouched file.
+TEST(ImageLoading, DroppingThePngProfileKeepsEveryPixel) {
+  const Image img = loadImage(FACEKIT_TEST_SAMPLE);
+  cv::Mat direct = cv::imread(FACEKIT_TEST_SAMPLE, cv::IMREAD_COLOR);
+  cv::cvtColor(direct, direct, cv::COLOR_BGR2RGB);
+  ASSERT_EQ(img.width, direct.cols);
+  ASSERT_EQ(img.height, direct.rows);
+  EXPECT_EQ(0, std::memcmp(img.pixels.data(), direct.data, img.pixels.size()));
 }

@@ -77,6 +77,22 @@ Header probeJpeg(const std::string& b, const std::string& path) {
   badImage(path, "truncated JPEG (file ends inside its headers)");
 }
 
+// OpenCV ignores PNG colour profiles, but libpng still checks them and prints warnings (such as
+// "iCCP: known incorrect sRGB profile") on stderr; dropping the iCCP chunk keeps output clean
+// and changes no pixel.
+std::string withoutIccp(const std::string& b) {
+  std::string out = b.substr(0, 8);
+  size_t p = 8;
+  while (p + 12 <= b.size()) {
+    const size_t len = be32(b, p), total = 12 + len;
+    if (p + total > b.size()) break;
+    if (b.compare(p + 4, 4, "iCCP") != 0) out.append(b, p, total);
+    p += total;
+  }
+  out.append(b, p, std::string::npos);  // anything after (should be nothing)
+  return out;
+}
+
 Header probe(const std::string& b, const std::string& path) {
   static const std::string kPngSig("\x89PNG\r\n\x1a\n", 8);
   if (b.size() >= 8 && b.compare(0, 8, kPngSig) == 0) return probePng(b, path);
@@ -101,10 +117,11 @@ Image loadImage(const std::string& path, const LoadOptions& options) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(Error::Code::kIoError, path + ": no such file");
   if (std::filesystem::is_directory(path, ec)) throw Error(Error::Code::kIoError, path + ": is a directory, not an image");
-  const std::string bytes = engine::readFileBytes(path);
+  std::string bytes = engine::readFileBytes(path);
   if (bytes.empty()) badImage(path, "empty file (0 bytes)");
 
   const Header h = probe(bytes, path);
+  if (h.kind == Header::kPng && bytes.find("iCCP") != std::string::npos) bytes = withoutIccp(bytes);
   int flags = cv::IMREAD_UNCHANGED;
   if (h.kind != Header::kUnknown) {
     checkSize(h.width, h.height, options, path);
