@@ -12,9 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
+#include "facekit/video.hpp"
 #include "inputs.hpp"
 #include "models/landmarks/head_pose.hpp"
 #include "progress.hpp"
@@ -31,6 +33,7 @@ struct Args {
   double pad = 0.5;
   bool indices = false;
   bool zoom = false;
+  bool no_smooth = false;
 };
 
 // The first face's neighbourhood, enlarged to 1000 x 1000, with the landmarks moved along: for
@@ -103,6 +106,50 @@ void runLandmarks(Args& a) {
     return out;
   });
   if (rc) throw ExitCode{rc};
+}
+
+// Video in, annotated video and one JSON line per frame out; landmarks smoothed across frames.
+void runVideo(Args& a) {
+  cv::VideoCapture in(a.inputs.at(0));
+  if (!in.isOpened()) throw Error(Error::Code::kIoError, a.inputs[0] + ": cannot open as a video");
+  double fps = in.get(cv::CAP_PROP_FPS);
+  if (!(fps > 0 && fps < 1000)) fps = 25;
+  const long frames = long(in.get(cv::CAP_PROP_FRAME_COUNT));
+  auto lm = FaceLandmarker::create(a.opt);
+  LandmarkSmoother smoother;
+  cv::VideoWriter writer;
+  std::ofstream json;
+  if (!a.json.empty()) {
+    json.open(a.json);
+    if (!json) throw Error(Error::Code::kIoError, "cannot write " + a.json);
+  }
+  Progress progress("video", frames > 0 ? size_t(frames) : 0);
+  cv::Mat bgr, rgb;
+  long index = 0;
+  for (; in.read(bgr); ++index) {
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    const ImageView view{rgb.data, rgb.cols, rgb.rows, PixelFormat::kRGB, rgb.step};
+    auto faces = lm->detect(view);
+    const double t = double(index) / fps;
+    if (!a.no_smooth) faces = smoother.update(faces, t);
+    if (json.is_open()) {
+      auto j = nlohmann::ordered_json::parse(toLandmarksJson(faces));
+      json << nlohmann::ordered_json{{"frame", index}, {"time", t}, {"faces", j["faces"]}}.dump() << "\n";
+    }
+    if (!a.out.empty()) {
+      if (!writer.isOpened()) {
+        writer.open(a.out, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, rgb.size());
+        if (!writer.isOpened()) throw Error(Error::Code::kIoError, a.out + ": cannot write a video there (use .mp4 or .avi)");
+      }
+      const Image drawn = drawLandmarks(view, faces);
+      cv::Mat out(drawn.height, drawn.width, CV_8UC3, const_cast<uint8_t*>(drawn.pixels.data()));
+      cv::cvtColor(out, bgr, cv::COLOR_RGB2BGR);
+      writer.write(bgr);
+    }
+    if (frames > 0 && index < frames) progress.step();
+  }
+  if (index == 0) throw Error(Error::Code::kBadImage, a.inputs[0] + ": no frames could be decoded");
+  std::cerr << "facekit video: " << index << " frames" << (a.out.empty() ? "" : ", wrote " + a.out) << "\n";
 }
 
 struct LabelResult {
@@ -235,6 +282,14 @@ void registerLandmarks(CLI::App& app) {
   lm->add_flag("--indices", args->indices, "with --draw: write each point's index");
   lm->add_flag("--zoom", args->zoom, "with --draw: show only the first face, enlarged to 1000 x 1000");
   lm->callback([args] { runLandmarks(*args); });
+
+  auto* video = app.add_subcommand("video", "landmarks on every frame of a video, smoothed; annotated video and JSON lines");
+  common(video);
+  video->add_option("video", args->inputs, "input video file")->required();
+  video->add_option("--out", args->out, "annotated video (.mp4)");
+  video->add_option("--json", args->json, "one JSON line per frame: {frame, time, faces}");
+  video->add_flag("--no-smooth", args->no_smooth, "raw per-frame landmarks (no One Euro smoothing)");
+  video->callback([args] { runVideo(*args); });
 
   auto* label = app.add_subcommand("label", "label a folder with 106 points + pose (JSON lines, one per face)");
   common(label);
