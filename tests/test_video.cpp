@@ -28,8 +28,8 @@ cv::Mat frame(int k, double speed, std::mt19937& rng) {
   const cv::Mat src(astronaut().height, astronaut().width, CV_8UC3, const_cast<uint8_t*>(astronaut().pixels.data()));
   cv::Mat f, noise(src.size(), CV_16SC3);
   cv::warpAffine(src, f, cv::Matx23d(1, 0, speed * k, 0, 1, 0), src.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::theRNG().state = rng();  // reproducible noise
   cv::randn(noise, 0, 6);
-  cv::theRNG().state = rng();
   cv::Mat out;
   f.convertTo(out, CV_16SC3);
   out += noise;
