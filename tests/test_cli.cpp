@@ -74,6 +74,13 @@ TEST(Cli, BadOptionsAreRefused) {
   }
 }
 
+// detect and eval share one --threshold parser: trailing junk is refused by both.
+TEST(Cli, ThresholdJunkIsRefusedByEvalToo) {
+  const CliRun r = run("eval widerface --images /tmp --gt /tmp --threshold 0.6,0.7,0.7junk");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is not a number"), std::string::npos) << r.err;
+}
+
 TEST(Cli, FolderInputWritesOneEntryPerImageAndDrawings) {
   const auto& bad = BadFiles::get();
   const std::string in = bad.dir + "/folder-in", out = bad.dir + "/folder-out";

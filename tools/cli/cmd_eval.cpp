@@ -15,6 +15,7 @@
 #include "eval/plot.hpp"
 #include "facekit/landmarks.hpp"
 #include "eval/widerface.hpp"
+#include "inputs.hpp"
 #include "facekit/facekit.hpp"
 #include "progress.hpp"
 
@@ -136,13 +137,6 @@ void run(const eval::GroundTruth& gt, EvalArgs& a, const std::string& title) {
   std::ofstream(a.out + "/results.json") << j.dump(2) << "\n";
   eval::savePlot(plot, a.out + "/pr_curves.png");
   std::cout << "wrote " << a.out << "/{results.json,pr_curves.csv,pr_curves.png,predictions/}\n";
-}
-
-std::array<float, 3> parseThresholdList(const std::string& s) {
-  std::array<float, 3> t{};
-  if (std::sscanf(s.c_str(), "%f,%f,%f", &t[0], &t[1], &t[2]) != 3)
-    throw Error(Error::Code::kInvalidArgument, "--threshold takes three comma-separated numbers, e.g. 0.6,0.7,0.7");
-  return t;
 }
 
 // ---- landmarks -------------------------------------------------------------------------------
@@ -317,14 +311,14 @@ void registerEval(CLI::App& app) {
   common(wider);
   wider->add_option("--gt", args->gt, "folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat")->required();
   wider->callback([args] {
-    if (!args->thresholds.empty()) args->det.thresholds = parseThresholdList(args->thresholds);
+    if (!args->thresholds.empty()) args->det.thresholds = parseThresholds(args->thresholds);
     run(eval::loadWiderMat(args->gt), *args, "WIDER FACE val");
   });
   auto* own = ev->add_subcommand("detections", "AP on your own folder annotated in WIDER's *_bbx_gt.txt format");
   common(own);
   own->add_option("--annotations", args->annotations, "annotation file (path / count / x y w h ... per image)")->required();
   own->callback([args] {
-    if (!args->thresholds.empty()) args->det.thresholds = parseThresholdList(args->thresholds);
+    if (!args->thresholds.empty()) args->det.thresholds = parseThresholds(args->thresholds);
     run(eval::loadBbxGtText(args->annotations), *args, "detection AP (" + fs::path(args->annotations).filename().string() + ")");
   });
   auto largs = std::make_shared<LandmarkArgs>();

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "facekit/error.hpp"
@@ -41,6 +42,26 @@ std::vector<std::string> expandImageInputs(const std::vector<std::string>& input
     }
   }
   return out;
+}
+
+std::array<float, 3> parseThresholds(const std::string& s) {
+  std::array<float, 3> t{};
+  std::stringstream ss(s);
+  std::string item;
+  size_t i = 0;
+  while (std::getline(ss, item, ',')) {
+    if (i >= 3) break;
+    try {
+      size_t used = 0;
+      t[i] = std::stof(item, &used);
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw Error(Error::Code::kInvalidArgument, "--threshold: '" + item + "' is not a number");
+    }
+    ++i;
+  }
+  if (i != 3 || ss.rdbuf()->in_avail()) throw Error(Error::Code::kInvalidArgument, "--threshold takes three comma-separated numbers, e.g. 0.6,0.7,0.7");
+  return t;
 }
 
 int runOnImages(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, const std::string& label,

@@ -1,6 +1,7 @@
 // Command-line image inputs: files as given, folders searched recursively for images.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@ bool isImageFile(const std::string& path);
 // Files are kept as given (so a bad one reports its own error); folders are expanded to their
 // image files in sorted order. Throws facekit::Error for an unreadable or image-less folder.
 std::vector<std::string> expandImageInputs(const std::vector<std::string>& inputs);
+
+// The --threshold option: exactly three comma-separated numbers ("0.6,0.7,0.7"); anything
+// else throws facekit::Error(kInvalidArgument) naming the bad part.
+std::array<float, 3> parseThresholds(const std::string& s);
 
 // What one image gives: its JSON text and, when a drawing is wanted, the annotated picture.
 struct ImageOutput {

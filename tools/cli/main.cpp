@@ -20,26 +20,6 @@ using namespace facekit;
 
 namespace {
 
-std::array<float, 3> parseThresholds(const std::string& s) {
-  std::array<float, 3> t{};
-  std::stringstream ss(s);
-  std::string item;
-  size_t i = 0;
-  while (std::getline(ss, item, ',')) {
-    if (i >= 3) break;
-    try {
-      size_t used = 0;
-      t[i] = std::stof(item, &used);
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw Error(Error::Code::kInvalidArgument, "--threshold: '" + item + "' is not a number");
-    }
-    ++i;
-  }
-  if (i != 3 || ss.rdbuf()->in_avail()) throw Error(Error::Code::kInvalidArgument, "--threshold takes three comma-separated numbers, e.g. 0.6,0.7,0.7");
-  return t;
-}
-
 int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt) {
   auto detector = FaceDetector::create(opt);
   return cli::runOnImages(inputs, json_path, draw, "detect", [&](const std::string& file, bool want_drawing) {
@@ -108,7 +88,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*detect) {
-      if (!thresholds.empty()) opt.thresholds = parseThresholds(thresholds);
+      if (!thresholds.empty()) opt.thresholds = cli::parseThresholds(thresholds);
       opt.backend = backend == "reference" ? ComputeBackend::kReference : ComputeBackend::kFast;
       return runDetect(inputs, json_path, draw, opt);
     }
