@@ -44,6 +44,14 @@ struct XnnOp {
 
 void run(const XnnOp& op, ThreadPool* pool) { check(xnn_run_operator(op.op, poolHandle(pool)), "run"); }
 
+// Regular and depthwise convolutions are one XNNPACK operator type: set up for this input, run.
+void runConvolution(const XnnOp& op, const Tensor& in, Tensor& out, const Shape& out_shape, ThreadPool* pool) {
+  const Shape is = in.shape();
+  out.resize(out_shape);
+  check(xnn_setup_convolution2d_nhwc_f32(op.op, is.n, is.h, is.w, in.data(), out.data(), poolHandle(pool)), "convolution setup");
+  run(op, pool);
+}
+
 class XnnConv2d final : public Conv2dBase {
  public:
   explicit XnnConv2d(const Conv2dParams& p) : Conv2dBase(p) {
@@ -53,13 +61,7 @@ class XnnConv2d final : public Conv2dBase {
                                             p.bias.data(), -kInf, kInf, 0, &op_.op),
           "convolution create");
   }
-  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
-    const Shape is = in.shape();
-    out.resize(outputShape(is));
-    check(xnn_setup_convolution2d_nhwc_f32(op_.op, is.n, is.h, is.w, in.data(), out.data(), poolHandle(pool)),
-          "convolution setup");
-    run(op_, pool);
-  }
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override { runConvolution(op_, in, out, outputShape(in.shape()), pool); }
 
  private:
   XnnOp op_;
@@ -155,13 +157,7 @@ class XnnDepthwiseConv2d final : public DepthwiseConv2dBase {
                                             p.bias.data(), -kInf, kInf, XNN_FLAG_DEPTHWISE_CONVOLUTION, &op_.op),
           "depthwise convolution create");
   }
-  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
-    const Shape is = in.shape();
-    out.resize(outputShape(is));
-    check(xnn_setup_convolution2d_nhwc_f32(op_.op, is.n, is.h, is.w, in.data(), out.data(), poolHandle(pool)),
-          "depthwise convolution setup");
-    run(op_, pool);
-  }
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override { runConvolution(op_, in, out, outputShape(in.shape()), pool); }
 
  private:
   XnnOp op_;
