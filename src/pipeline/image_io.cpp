@@ -9,6 +9,7 @@
 #include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "facekit/image.hpp"
+#include "pipeline/cv_interop.hpp"
 
 namespace facekit {
 namespace {
@@ -145,36 +146,24 @@ Image loadImage(const std::string& path, const LoadOptions& options) {
     badImage(path, "images with an alpha channel are not supported; flatten to 8-bit RGB or gray first");
   checkSize(uint64_t(m.cols), uint64_t(m.rows), options, path);
 
-  Image img;
-  img.width = m.cols;
-  img.height = m.rows;
-  if (m.channels() == 1) {
-    img.format = PixelFormat::kGray;
-  } else {
-    cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
-    img.format = PixelFormat::kRGB;
-  }
-  if (!m.isContinuous()) m = m.clone();
-  img.pixels.assign(m.data, m.data + m.total() * m.elemSize());
-  return img;
+  if (m.channels() == 1) return imageFromMat(m, PixelFormat::kGray);
+  cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return imageFromMat(m, PixelFormat::kRGB);
 }
 
 Image toRGB(const ImageView& v) {
   if (!v.data || v.width <= 0 || v.height <= 0) throw Error(Error::Code::kInvalidArgument, "toRGB: empty image view");
-  const cv::Mat src(v.height, v.width, v.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(v.data), v.rowBytes());
+  const cv::Mat src = matView(v);
   cv::Mat rgb;
   if (v.format == PixelFormat::kGray) cv::cvtColor(src, rgb, cv::COLOR_GRAY2RGB);
   else if (v.format == PixelFormat::kBGR) cv::cvtColor(src, rgb, cv::COLOR_BGR2RGB);
   else rgb = src.clone();
-  Image out;
-  out.width = v.width, out.height = v.height, out.format = PixelFormat::kRGB;
-  out.pixels.assign(rgb.data, rgb.data + rgb.total() * rgb.elemSize());
-  return out;
+  return imageFromMat(rgb, PixelFormat::kRGB);
 }
 
 void saveImage(const ImageView& v, const std::string& path) {
   if (!v.data || v.width <= 0 || v.height <= 0) throw Error(Error::Code::kInvalidArgument, "saveImage: empty image view");
-  const cv::Mat src(v.height, v.width, v.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(v.data), v.rowBytes());
+  const cv::Mat src = matView(v);
   cv::Mat out;
   if (v.format == PixelFormat::kRGB) cv::cvtColor(src, out, cv::COLOR_RGB2BGR);
   else out = src;

@@ -4,6 +4,7 @@
 
 #include "facekit/error.hpp"
 #include "facekit/landmarks.hpp"
+#include "pipeline/cv_interop.hpp"
 #include "models/facemesh/facemesh.hpp"
 #include "models/landmarks/head_pose.hpp"
 #include "models/landmarks/layout106.hpp"
@@ -46,8 +47,7 @@ class MeshLandmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks landmark(const ImageView& image, const Face& face) override {
-    const cv::Mat src(image.height, image.width, image.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(image.data),
-                      image.rowBytes());
+    const cv::Mat src = matView(image);
     const Point2f le = face.landmarks[0], re = face.landmarks[1];
     Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
               opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};

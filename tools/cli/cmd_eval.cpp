@@ -17,6 +17,7 @@
 #include "eval/widerface.hpp"
 #include "inputs.hpp"
 #include "facekit/facekit.hpp"
+#include "pipeline/cv_interop.hpp"
 #include "progress.hpp"
 
 namespace fs = std::filesystem;
@@ -38,8 +39,7 @@ class YuNetPeer {
   }
   std::vector<eval::Detection> detect(const Image& img) {
     cv::Mat bgr;
-    cv::cvtColor(cv::Mat(img.height, img.width, img.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(img.pixels.data())),
-                 bgr, img.format == PixelFormat::kGray ? cv::COLOR_GRAY2BGR : cv::COLOR_RGB2BGR);
+    cv::cvtColor(matView(img.view()), bgr, img.format == PixelFormat::kGray ? cv::COLOR_GRAY2BGR : cv::COLOR_RGB2BGR);
     net_->setInputSize(bgr.size());
     cv::Mat faces;
     net_->detect(bgr, faces);

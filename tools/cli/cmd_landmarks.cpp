@@ -17,6 +17,7 @@
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
 #include "facekit/video.hpp"
+#include "pipeline/cv_interop.hpp"
 #include "inputs.hpp"
 #include "models/landmarks/head_pose.hpp"
 #include "progress.hpp"
@@ -43,32 +44,24 @@ Image zoomOnFirstFace(const Image& img, std::vector<FaceLandmarks>& faces) {
   const Box b = faces[0].face.box;
   const float side = 1.35f * std::max(b.width(), b.height()), x0 = 0.5f * (b.x1 + b.x2) - side / 2, y0 = 0.5f * (b.y1 + b.y2) - side / 2;
   const float s = 1000.f / side;
-  const cv::Mat src(img.height, img.width, img.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(img.pixels.data()));
   cv::Mat out;
-  cv::warpAffine(src, out, cv::Matx23d(s, 0, -x0 * s, 0, s, -y0 * s), cv::Size(1000, 1000), cv::INTER_CUBIC, cv::BORDER_CONSTANT);
+  cv::warpAffine(matView(img.view()), out, cv::Matx23d(s, 0, -x0 * s, 0, s, -y0 * s), cv::Size(1000, 1000), cv::INTER_CUBIC, cv::BORDER_CONSTANT);
   faces.resize(1);
   FaceLandmarks& f = faces[0];
   auto move = [&](Point2f& p) { p = {(p.x - x0) * s, (p.y - y0) * s}; };
   for (auto& p : f.points) move(p);
   for (auto& p : f.face.landmarks) move(p);
   f.face.box = {(b.x1 - x0) * s, (b.y1 - y0) * s, (b.x2 - x0) * s, (b.y2 - y0) * s};
-  Image z;
-  z.width = 1000, z.height = 1000, z.format = img.format;
-  z.pixels.assign(out.data, out.data + out.total() * out.elemSize());
-  return z;
+  return imageFromMat(out, img.format);
 }
 
 // Pads an image by `fraction` of its size on every side with replicated borders: detectors
 // need context around faces that fill the frame (face crops).
 Image padded(const Image& img, double fraction, int& dx, int& dy) {
   dx = int(img.width * fraction), dy = int(img.height * fraction);
-  const cv::Mat src(img.height, img.width, img.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(img.pixels.data()));
   cv::Mat big;
-  cv::copyMakeBorder(src, big, dy, dy, dx, dx, cv::BORDER_REPLICATE);
-  Image out;
-  out.width = big.cols, out.height = big.rows, out.format = img.format;
-  out.pixels.assign(big.data, big.data + big.total() * big.elemSize());
-  return out;
+  cv::copyMakeBorder(matView(img.view()), big, dy, dy, dx, dx, cv::BORDER_REPLICATE);
+  return imageFromMat(big, img.format);
 }
 
 void shift(FaceLandmarks& f, float dx, float dy) {

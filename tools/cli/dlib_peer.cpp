@@ -1,5 +1,7 @@
 #include "dlib_peer.hpp"
 
+#include "pipeline/cv_interop.hpp"
+
 #include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
@@ -26,7 +28,7 @@ DlibPeer::~DlibPeer() = default;
 
 namespace {
 cv::Mat rgbMat(const ImageView& v, cv::Mat& storage) {
-  const cv::Mat src(v.height, v.width, v.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(v.data), v.rowBytes());
+  const cv::Mat src = matView(v);
   if (v.format == PixelFormat::kRGB) return src;
   cv::cvtColor(src, storage, v.format == PixelFormat::kGray ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
   return storage;

@@ -11,6 +11,7 @@
 #include "engine/thread_pool.hpp"
 #include "facekit/detector.hpp"
 #include "facekit/error.hpp"
+#include "pipeline/cv_interop.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 
 #ifndef FACEKIT_SOURCE_MODEL_DIR
@@ -186,7 +187,7 @@ class MtcnnDetector final : public FaceDetector {
   }
 
   cv::Mat asRgb(const ImageView& v) {
-    const cv::Mat src(v.height, v.width, v.format == PixelFormat::kGray ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(v.data), v.rowBytes());
+    const cv::Mat src = matView(v);
     if (v.format == PixelFormat::kRGB) return src;  // no copy
     cv::Mat rgb;
     cv::cvtColor(src, rgb, v.format == PixelFormat::kGray ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
