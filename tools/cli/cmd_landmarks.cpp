@@ -18,6 +18,7 @@
 #include "facekit/landmarks.hpp"
 #include "facekit/video.hpp"
 #include "pipeline/cv_interop.hpp"
+#include "pipeline/label_consensus.hpp"
 #include "inputs.hpp"
 #include "models/landmarks/head_pose.hpp"
 #include "progress.hpp"
@@ -32,6 +33,9 @@ struct Args {
   std::string images, json, draw, out, backend = "mesh";
   LandmarkerOptions opt;
   double pad = 0.5;
+  ConsensusOptions consensus;
+  double max_spread = 0.05;
+  bool no_mirror = false;
   bool indices = false;
   bool zoom = false;
   bool no_smooth = false;
@@ -69,20 +73,6 @@ void shift(FaceLandmarks& f, float dx, float dy) {
   for (auto& p : f.face.landmarks) p.x -= dx, p.y -= dy;
   for (auto& p : f.points) p.x -= dx, p.y -= dy;
   for (auto& p : f.mesh) p[0] -= dx, p[1] -= dy;
-}
-
-// Landmarks of every face; when none is found, tries again on a padded copy (face crops).
-std::vector<FaceLandmarks> landmarksWithPadding(FaceLandmarker& lm, const Image& img, double pad, bool& used_pad) {
-  used_pad = false;
-  auto faces = lm.detect(img.view());
-  if (faces.empty() && pad > 0) {
-    int dx = 0, dy = 0;
-    const Image big = padded(img, pad, dx, dy);
-    faces = lm.detect(big.view());
-    for (auto& f : faces) shift(f, float(dx), float(dy));
-    used_pad = true;
-  }
-  return faces;
 }
 
 void runLandmarks(Args& a) {
@@ -147,35 +137,58 @@ void runVideo(Args& a) {
 
 struct LabelResult {
   std::vector<std::string> lines;
-  size_t faces = 0, low = 0;
+  size_t faces = 0, low = 0, unstable = 0;
   bool failed = false;
 };
 
-LabelResult labelOne(FaceLandmarker& lm, const std::string& file, double pad) {
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// One image: faces found (on a padded copy if needed), each labelled by the consensus of several
+// landmark passes; faces whose passes disagree by more than max_spread are marked "unstable".
+LabelResult labelOne(FaceLandmarker& lm, const std::string& file, const Args& a) {
   LabelResult r;
   nlohmann::ordered_json base{{"image", file}};
   try {
     const Image img = loadImage(file);
-    bool used_pad = false;
-    const auto faces = landmarksWithPadding(lm, img, pad, used_pad);
-    if (faces.empty()) {
+    Image work_img;
+    const Image* work = &img;
+    int dx = 0, dy = 0;
+    auto found = lm.detect(img.view());
+    if (found.empty() && a.pad > 0) {
+      work_img = padded(img, a.pad, dx, dy);
+      work = &work_img;
+      found = lm.detect(work->view());
+    }
+    if (found.empty()) {
       base["status"] = "no_face";
       r.lines.push_back(base.dump());
     }
-    for (size_t k = 0; k < faces.size(); ++k) {
-      const FaceLandmarks& f = faces[k];
+    for (size_t k = 0; k < found.size(); ++k) {
+      ConsensusOptions co = a.consensus;
+      co.seed = fnv1a(file) + k;
+      const ConsensusLandmarks c = consensusLandmarks(lm, work->view(), found[k].face, co);
+      FaceLandmarks f = c.landmarks;
+      shift(f, float(dx), float(dy));
       auto j = nlohmann::ordered_json::parse(toLandmarksJson({f}))["faces"][0];
       nlohmann::ordered_json line = base;
-      line["status"] = f.confidence >= 0.5f ? "ok" : "low_confidence";
+      const bool stable = c.spread <= a.max_spread;
+      line["status"] = f.confidence < 0.5f ? "low_confidence" : stable ? "ok" : "unstable";
       line["face_index"] = k;
       line["width"] = img.width;
       line["height"] = img.height;
-      line["padded"] = used_pad;
+      line["padded"] = work != &img;
       for (auto& [key, v] : j.items()) line[key] = v;
+      line["passes"] = c.passes;
+      line["spread"] = std::round(c.spread * 1e4) / 1e4;
       line["teacher"] = "mediapipe-facemesh";
       r.lines.push_back(line.dump());
       ++r.faces;
       r.low += f.confidence < 0.5f;
+      r.unstable += f.confidence >= 0.5f && !stable;
     }
   } catch (const Error& e) {
     r.failed = true;
@@ -211,28 +224,28 @@ void runLabel(Args& a) {
   for (int w = 0; w < workers; ++w)
     threads.emplace_back([&, w] {
       for (size_t i; (i = next++) < files.size();) {
-        LabelResult r = labelOne(*lms[size_t(w)], files[i], a.pad);
+        LabelResult r = labelOne(*lms[size_t(w)], files[i], a);
         std::lock_guard<std::mutex> lock(mu);
         results[i] = std::move(r);
         done[i] = 1;
         ready.notify_one();
       }
     });
-  size_t faces_total = 0, images_with_face = 0, low = 0, failed = 0;
+  size_t faces_total = 0, images_with_face = 0, low = 0, unstable = 0, failed = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     std::unique_lock<std::mutex> lock(mu);
     ready.wait(lock, [&] { return done[i] != 0; });
     LabelResult r = std::move(results[i]);
     lock.unlock();
     for (const auto& line : r.lines) out << line << "\n";
-    faces_total += r.faces, low += r.low, failed += r.failed, images_with_face += r.faces > 0;
+    faces_total += r.faces, low += r.low, unstable += r.unstable, failed += r.failed, images_with_face += r.faces > 0;
     progress.step();
   }
   for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "facekit label: " << files.size() << " images, " << images_with_face << " with a face ("
             << (files.empty() ? 0.0 : 100.0 * double(images_with_face) / double(files.size())) << "%), " << faces_total << " faces, " << low
-            << " low-confidence, " << failed << " unreadable; " << double(faces_total) / secs << " faces/s with " << workers
+            << " low-confidence, " << unstable << " unstable, " << failed << " unreadable; " << double(faces_total) / secs << " faces/s with " << workers
             << " thread(s)\n";
 }
 
@@ -290,7 +303,15 @@ void registerLandmarks(CLI::App& app) {
   label->add_option("--out", args->out, "output .jsonl")->required();
   label->add_option("--pad", args->pad, "when no face is found, retry with this much replicated border (fraction of the size)")
       ->capture_default_str();
-  label->callback([args] { runLabel(*args); });
+  label->add_option("--jitters", args->consensus.jitters, "extra passes per face with the box jittered")->capture_default_str();
+  label->add_option("--jitter", args->consensus.jitter, "jitter size, fraction of the box side")->capture_default_str();
+  label->add_flag("--no-mirror", args->no_mirror, "skip the pass on the mirrored image");
+  label->add_option("--max-spread", args->max_spread, "passes disagreeing by more than this (mean point distance / inter-ocular) mark the face unstable")
+      ->capture_default_str();
+  label->callback([args] {
+    args->consensus.mirror = !args->no_mirror;
+    runLabel(*args);
+  });
 
   auto* tmpl = app.add_subcommand("make-pose-template", "rebuild the head-pose template from photos of frontal faces");
   common(tmpl);
