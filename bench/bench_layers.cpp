@@ -53,6 +53,27 @@ void BM_DepthwiseConv2d_Mesh(benchmark::State& state) {
   run(state, *l, randomTensor({1, 48, 48, 128}));
 }
 
+// MobileNetV2-style landmark model: a 3x3/2 depthwise convolution on 24x24x48 with fused ReLU6
+// (the clamp rides in XNNPACK's output stage, no extra pass).
+void BM_DepthwiseConv2d_Relu6_Landmark(benchmark::State& state) {
+  DepthwiseConv2dParams p;
+  p.channels = 48, p.kh = p.kw = 3, p.stride_h = p.stride_w = 2, p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.weights = randomVector(9 * 48, 9), p.bias = randomVector(48, 10);
+  p.out_min = 0.f, p.out_max = 6.f;
+  auto l = makeDepthwiseConv2d(p, backendOf(state));
+  run(state, *l, randomTensor({1, 24, 24, 48}));
+}
+
+// The same model's stem: 96x96x3 -> 48x48x16, 3x3/2 conv with fused ReLU6.
+void BM_Conv2d_Relu6_LandmarkStem(benchmark::State& state) {
+  Conv2dParams p;
+  p.out_c = 16, p.kh = p.kw = 3, p.in_c = 3, p.stride_h = p.stride_w = 2, p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.weights = randomVector(16 * 9 * 3, 11), p.bias = randomVector(16, 12);
+  p.out_min = 0.f, p.out_max = 6.f;
+  auto l = makeConv2d(p, backendOf(state));
+  run(state, *l, randomTensor({1, 96, 96, 3}));
+}
+
 // O-Net fc5 on a chunk of 32 crops (1152 -> 256).
 void BM_FullyConnected_ONetFc5(benchmark::State& state) {
   FullyConnectedParams p{1152, 256, randomVector(1152 * 256, 5), randomVector(256, 6)};
@@ -75,6 +96,8 @@ void BM_MaxPool_PNet1(benchmark::State& state) {
 #define FACEKIT_LAYER_BENCH(fn) BENCHMARK(fn)->ArgName("fast")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)
 FACEKIT_LAYER_BENCH(BM_Conv2d_PNetConv3);
 FACEKIT_LAYER_BENCH(BM_DepthwiseConv2d_Mesh);
+FACEKIT_LAYER_BENCH(BM_DepthwiseConv2d_Relu6_Landmark);
+FACEKIT_LAYER_BENCH(BM_Conv2d_Relu6_LandmarkStem);
 FACEKIT_LAYER_BENCH(BM_FullyConnected_ONetFc5);
 FACEKIT_LAYER_BENCH(BM_PReLU_PNet1);
 FACEKIT_LAYER_BENCH(BM_MaxPool_PNet1);

@@ -1,5 +1,10 @@
 // Every fast (XNNPACK) layer against its reference implementation on random inputs with fixed
 // seeds, plus hand-computed cases that pin the reference itself.
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "engine/graph.hpp"
 #include "engine/layers.hpp"
 #include "engine/thread_pool.hpp"
 #include "test_util.hpp"
@@ -195,4 +200,210 @@ TEST(LayerReference, DepthwiseAndSigmoidHandComputed) {
     makeSigmoid(b)->forward(x, y, nullptr);
     EXPECT_NEAR(y.data()[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-6);
   }
+}
+
+// --- fused activations (output clamp of Conv2d / DepthwiseConv2d) and the Clamp layer --------
+
+namespace {
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// How many values the clamp [lo, hi] pinned: a parity test of a fused activation proves little
+// if the clamp never bit, so the tests below check it did at both ends.
+std::pair<size_t, size_t> pinned(const Tensor& t, float lo, float hi) {
+  size_t at_lo = 0, at_hi = 0;
+  for (size_t i = 0; i < t.numel(); ++i) at_lo += t.data()[i] == lo, at_hi += t.data()[i] == hi;
+  return {at_lo, at_hi};
+}
+}  // namespace
+
+// The landmark model's shapes: a 96x96x3 stem 3x3/2 conv to 16 channels, a 24x24x48 3x3/2
+// depthwise, both with ReLU6. Weights are scaled up so sums spread well past 0 and 6.
+TEST(LayerParity, FusedRelu6ConvAndDepthwiseAtLandmarkShapes) {
+  Conv2dParams c = randomConv(16, 3, 3, 3, 2, 1, 700);
+  for (float& w : c.weights) w *= 3.f;
+  c.out_min = 0.f, c.out_max = 6.f;
+  DepthwiseConv2dParams d;
+  d.channels = 48, d.kh = d.kw = 3, d.stride_h = d.stride_w = 2, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+  d.weights = randomVector(9 * 48, 710, -4.f, 4.f), d.bias = randomVector(48, 711);
+  d.out_min = 0.f, d.out_max = 6.f;
+  for (int threads : {1, 2}) {
+    expectParity([&](Backend b) { return makeConv2d(c, b); }, {1, 96, 96, 3}, 720, threads);
+    expectParity([&](Backend b) { return makeDepthwiseConv2d(d, b); }, {1, 24, 24, 48}, 721, threads);
+  }
+  Tensor y;
+  makeConv2d(c, Backend::kReference)->forward(randomTensor({1, 96, 96, 3}, 720), y, nullptr);
+  EXPECT_EQ(y.shape(), (Shape{1, 48, 48, 16}));
+  auto [lo, hi] = pinned(y, 0.f, 6.f);
+  EXPECT_GT(lo, 1000u);
+  EXPECT_GT(hi, 100u);
+  makeDepthwiseConv2d(d, Backend::kReference)->forward(randomTensor({1, 24, 24, 48}, 721), y, nullptr);
+  EXPECT_EQ(y.shape(), (Shape{1, 12, 12, 48}));
+  std::tie(lo, hi) = pinned(y, 0.f, 6.f);
+  EXPECT_GT(lo, 100u);
+  EXPECT_GT(hi, 10u);
+  // ReLU (no upper bound) on the same conv.
+  c.out_max = kInf;
+  expectParity([&](Backend b) { return makeConv2d(c, b); }, {2, 20, 17, 3}, 722);
+}
+
+// A 1x1 convolution and a 1x1 depthwise producing -2, 3, 8: ReLU6 gives 0, 3, 6, ReLU 0, 3, 8.
+TEST(LayerReference, FusedClampHandComputed) {
+  Conv2dParams c;
+  c.out_c = 3, c.kh = c.kw = 1, c.in_c = 1;
+  c.weights = {-1, 1, 3}, c.bias = {0, 1, 2};  // x = 2: -2, 3, 8
+  Tensor x({1, 1, 1, 1});
+  x.data()[0] = 2.f;
+  DepthwiseConv2dParams d;
+  d.channels = 3, d.kh = d.kw = 1, d.weights = {-1, 1, 4}, d.bias = {0, 0, 0};
+  Tensor x3({1, 1, 1, 3});
+  x3.data()[0] = 2.f, x3.data()[1] = 3.f, x3.data()[2] = 2.f;  // -2, 3, 8
+  struct Case { float lo, hi, want[3]; };
+  for (const Case& k : {Case{-kInf, kInf, {-2, 3, 8}}, Case{0, kInf, {0, 3, 8}}, Case{0, 6, {0, 3, 6}}})
+    for (Backend b : {Backend::kReference, Backend::kFast}) {
+      c.out_min = d.out_min = k.lo, c.out_max = d.out_max = k.hi;
+      Tensor y, yd;
+      makeConv2d(c, b)->forward(x, y, nullptr);
+      makeDepthwiseConv2d(d, b)->forward(x3, yd, nullptr);
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_FLOAT_EQ(y.data()[i], k.want[i]) << backendName(b) << " clamp [" << k.lo << "," << k.hi << "] #" << i;
+        EXPECT_FLOAT_EQ(yd.data()[i], k.want[i]) << backendName(b) << " depthwise, clamp [" << k.lo << "," << k.hi << "] #" << i;
+      }
+    }
+}
+
+TEST(LayerParity, Clamp) {
+  uint32_t seed = 800;
+  for (auto [lo, hi] : {std::pair{0.f, 6.f}, {0.f, kInf}, {-kInf, 0.5f}, {-0.25f, 0.25f}}) {
+    expectParity([&](Backend b) { return makeClamp(lo, hi, b); }, {2, 7, 5, 16}, seed++);
+    expectParity([&](Backend b) { return makeClamp(lo, hi, b); }, {1, 33, 31, 3}, seed++, 2);
+  }
+  Tensor x({1, 1, 1, 4});
+  const float v[4] = {-2, 3, 8, 0.5f};
+  std::copy(v, v + 4, x.data());
+  for (Backend b : {Backend::kReference, Backend::kFast}) {
+    Tensor y;
+    makeClamp(0, 6, b)->forward(x, y, nullptr);
+    EXPECT_EQ(y.shape(), x.shape());
+    EXPECT_EQ(std::vector<float>(y.data(), y.data() + 4), (std::vector<float>{0, 3, 6, 0.5f})) << backendName(b);
+  }
+}
+
+// Both backends refuse an empty or NaN clamp range (XNNPACK would, so the reference does too).
+TEST(LayerShapes, RejectEmptyClampRanges) {
+  for (Backend b : {Backend::kReference, Backend::kFast}) {
+    EXPECT_THROW(makeClamp(1.f, 1.f, b), facekit::Error);
+    EXPECT_THROW(makeClamp(6.f, 0.f, b), facekit::Error);
+    EXPECT_THROW(makeClamp(std::nanf(""), 1.f, b), facekit::Error);
+    Conv2dParams c = randomConv(2, 1, 1, 1, 1, 0, 1);
+    c.out_min = c.out_max = 0.f;
+    EXPECT_THROW(makeConv2d(c, b), facekit::Error);
+  }
+}
+
+// MACs as PyTorch FLOP counters count them; parameters are weights + biases.
+TEST(LayerSummary, KernelParametersAndMacs) {
+  Conv2dParams c = randomConv(16, 3, 3, 3, 2, 1, 1);
+  c.out_min = 0.f, c.out_max = 6.f;
+  const LayerSummary sc = makeConv2d(c, Backend::kReference)->summary({1, 96, 96, 3});
+  EXPECT_EQ(sc.kernel, "3x3/2");
+  EXPECT_EQ(sc.activation, "relu6");
+  EXPECT_EQ(sc.parameters, 16u * 27 + 16);
+  EXPECT_EQ(sc.macs, 48u * 48 * 16 * 3 * 3 * 3);  // 995328
+  DepthwiseConv2dParams d;
+  d.channels = 48, d.kh = d.kw = 3, d.stride_h = d.stride_w = 2, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+  d.weights = randomVector(9 * 48, 2), d.bias = randomVector(48, 3);
+  const LayerSummary sd = makeDepthwiseConv2d(d, Backend::kFast)->summary({1, 24, 24, 48});
+  EXPECT_EQ(sd.activation, "");
+  EXPECT_EQ(sd.parameters, 9u * 48 + 48);
+  EXPECT_EQ(sd.macs, 12u * 12 * 48 * 3 * 3);  // 62208
+  const LayerSummary sf = makeFullyConnected({576, 128, randomVector(576 * 128, 4), randomVector(128, 5)}, Backend::kReference)->summary({1, 3, 3, 64});
+  EXPECT_EQ(sf.parameters, 576u * 128 + 128);
+  EXPECT_EQ(sf.macs, 576u * 128);
+  EXPECT_EQ(makePReLU({1, 2}, Backend::kReference)->summary({1, 4, 4, 2}).parameters, 2u);
+  EXPECT_EQ(makeMaxPool({3, 3, 2, 2, true}, Backend::kReference)->summary({1, 9, 9, 2}).kernel, "3x3/2");
+  EXPECT_EQ(makeClamp(-1, 1, Backend::kReference)->summary({1, 4, 4, 2}).activation, "clamp[-1,1]");
+  EXPECT_THROW(makeConv2d(c, Backend::kReference)->summary({1, 96, 96, 4}), facekit::Error);
+}
+
+// --- graph JSON: "activation" on convolutions and the Clamp op --------------------------------
+
+namespace {
+// A two-layer graph (3x3/2 conv 3 -> 8, 3x3/1 depthwise) in an in-memory model file; `nodes`
+// are the JSON nodes after the Input, the conv named "c", the depthwise "d".
+ModelFile smallGraph(const std::vector<nlohmann::json>& nodes, const std::string& output) {
+  ModelFile m;
+  m.origin = "test-graph";
+  m.add("c.weight", {8, 3, 3, 3}, randomVector(8 * 27, 900, -2.f, 2.f));
+  m.add("c.bias", {8}, randomVector(8, 901));
+  m.add("d.weight", {3, 3, 8}, randomVector(9 * 8, 902, -2.f, 2.f));
+  m.add("d.bias", {8}, randomVector(8, 903));
+  nlohmann::json g = {{"nodes", nlohmann::json::array({{{"name", "in"}, {"op", "Input"}}})}, {"outputs", {output}}};
+  for (const auto& n : nodes) g["nodes"].push_back(n);
+  m.metadata["facekit.graph"] = g.dump();
+  return m;
+}
+
+nlohmann::json convNode(const char* input, const char* activation) {
+  nlohmann::json n = {{"name", "c"}, {"op", "Conv2d"}, {"inputs", {input}}, {"weight", "c.weight"}, {"bias", "c.bias"},
+                      {"stride", {2, 2}}, {"pad", {1, 1, 1, 1}}};
+  if (activation) n["activation"] = activation;
+  return n;
+}
+
+nlohmann::json dwNode(const char* input, const char* activation) {
+  nlohmann::json n = {{"name", "d"}, {"op", "DepthwiseConv2d"}, {"inputs", {input}}, {"weight", "d.weight"}, {"bias", "d.bias"},
+                      {"stride", {1, 1}}, {"pad", {1, 1, 1, 1}}};
+  if (activation) n["activation"] = activation;
+  return n;
+}
+
+facekit::Error::Code buildError(const ModelFile& m, std::string* message) {
+  try {
+    Graph::build(m, Backend::kFast);
+  } catch (const facekit::Error& e) {
+    *message = e.what();
+    return e.code();
+  }
+  *message = "(built)";
+  return facekit::Error::Code::kInternal;
+}
+}  // namespace
+
+TEST(GraphActivation, FusedRelu6EqualsConvPlusClampNodes) {
+  const ModelFile fused = smallGraph({convNode("in", "relu6"), dwNode("c", "relu")}, "d");
+  const ModelFile apart = smallGraph({convNode("in", "none"), {{"name", "c6"}, {"op", "Clamp"}, {"inputs", {"c"}}, {"min", 0}, {"max", 6}},
+                                      dwNode("c6", nullptr), {{"name", "r"}, {"op", "Clamp"}, {"inputs", {"d"}}, {"min", 0}}},
+                                     "r");
+  const Tensor x = randomTensor({1, 31, 29, 3}, 910, -2.f, 2.f);
+  Graph ref_fused = Graph::build(fused, Backend::kReference), ref_apart = Graph::build(apart, Backend::kReference);
+  Graph fast_fused = Graph::build(fused, Backend::kFast), fast_apart = Graph::build(apart, Backend::kFast);
+  const Tensor want = *ref_apart.forward(x, nullptr)[0];
+  ASSERT_EQ(want.shape(), (Shape{1, 16, 15, 8}));
+  EXPECT_EQ(ref_apart.shapes(x.shape()).back(), want.shape());
+  // The clamp bit: some conv outputs were pinned to 0 and to 6 before the depthwise.
+  auto [lo, hi] = pinned(ref_apart.nodeValue(2), 0.f, 6.f);
+  EXPECT_GT(lo, 0u);
+  EXPECT_GT(hi, 0u);
+  EXPECT_TRUE(sameTensor(*ref_fused.forward(x, nullptr)[0], want, 0.0));  // same float ops, same order
+  EXPECT_TRUE(sameTensor(*fast_fused.forward(x, nullptr)[0], want, kParityTol));
+  EXPECT_TRUE(sameTensor(*fast_apart.forward(x, nullptr)[0], want, kParityTol));
+  EXPECT_EQ(ref_fused.nodeLayer(1)->summary({1, 31, 29, 3}).activation, "relu6");
+}
+
+TEST(GraphActivation, BadActivationOrClampIsRefusedNamingTheNode) {
+  std::string msg;
+  for (const char* bad : {"gelu", "ReLU6", ""}) {
+    EXPECT_EQ(buildError(smallGraph({convNode("in", bad)}, "c"), &msg), facekit::Error::Code::kBadModel) << bad;
+    EXPECT_NE(msg.find("node 'c'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("activation '" + std::string(bad) + "'"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  nlohmann::json number_activation = convNode("in", nullptr);
+  number_activation["activation"] = 6;
+  EXPECT_EQ(buildError(smallGraph({number_activation}, "c"), &msg), facekit::Error::Code::kBadModel) << msg;
+  EXPECT_EQ(buildError(smallGraph({{{"name", "k"}, {"op", "Clamp"}, {"inputs", {"in"}}, {"min", 6}, {"max", 0}}}, "k"), &msg),
+            facekit::Error::Code::kBadModel);
+  EXPECT_NE(msg.find("node 'k'"), std::string::npos) << msg;
+  EXPECT_EQ(buildError(smallGraph({{{"name", "k"}, {"op", "Clamp"}, {"inputs", {"in"}}, {"min", "0"}}}, "k"), &msg),
+            facekit::Error::Code::kBadModel);
 }

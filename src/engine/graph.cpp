@@ -1,5 +1,6 @@
 #include "engine/graph.hpp"
 
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -27,11 +28,35 @@ const NamedTensor& tensorOf(const ModelFile& m, const nlohmann::json& n, const c
   if (!m.has(name)) bad(m, "missing tensor '" + name + "'");
   return m.tensors().at(name);
 }
+// The optional fused "activation" of a convolution node, as its output clamp.
+void fusedActivation(const ModelFile& m, const nlohmann::json& n, float& lo, float& hi) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  lo = -kInf, hi = kInf;
+  if (!n.contains("activation")) return;
+  const auto& a = n["activation"];
+  const std::string name = a.is_string() ? a.get<std::string>() : a.dump();
+  if (name == "relu") {
+    lo = 0.f;
+  } else if (name == "relu6") {
+    lo = 0.f, hi = 6.f;
+  } else if (name != "none") {
+    bad(m, "node '" + n.value("name", "?") + "' has unknown activation '" + name + "' (expected none, relu or relu6)");
+  }
+}
+
 template <typename Params>
 void convCommon(const ModelFile& m, const nlohmann::json& n, Params& p) {
   const auto s = ints(n, "stride", 2, m), pad = ints(n, "pad", 4, m);
   p.stride_h = s[0], p.stride_w = s[1], p.pad_top = pad[0], p.pad_left = pad[1], p.pad_bottom = pad[2], p.pad_right = pad[3];
   p.bias = tensorOf(m, n, "bias").data;
+  fusedActivation(m, n, p.out_min, p.out_max);
+}
+
+// A Clamp node's bound `key`; absent means unbounded (JSON has no infinity).
+float bound(const ModelFile& m, const nlohmann::json& n, const char* key, float absent) {
+  if (!n.contains(key)) return absent;
+  if (!n[key].is_number()) bad(m, "node '" + n.value("name", "?") + "': '" + key + "' must be a number");
+  return n[key].get<float>();
 }
 
 }  // namespace
@@ -88,6 +113,11 @@ Graph Graph::build(const ModelFile& m, Backend backend) {
       node.binary = makeAdd(backend);
     } else if (node.op == "Sigmoid") {
       node.unary = makeSigmoid(backend);
+    } else if (node.op == "Clamp") {
+      constexpr float kInf = std::numeric_limits<float>::infinity();
+      const float lo = bound(m, n, "min", -kInf), hi = bound(m, n, "max", kInf);
+      if (!(lo < hi)) bad(m, "node '" + node.name + "' has min >= max");
+      node.unary = makeClamp(lo, hi, backend);
     } else if (node.op != "Flatten") {
       bad(m, "node '" + node.name + "' has unknown op '" + node.op + "'");
     }
@@ -103,6 +133,24 @@ Graph Graph::build(const ModelFile& m, Backend backend) {
   }
   graph.values_.resize(graph.nodes_.size());
   return graph;
+}
+
+std::vector<Shape> Graph::shapes(const Shape& input) const {
+  std::vector<Shape> s(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    if (n.op == "Input") {
+      s[i] = input;
+    } else if (n.binary) {
+      s[i] = n.binary->outputShape(s[n.inputs[0]], s[n.inputs[1]]);
+    } else if (n.unary) {
+      s[i] = n.unary->outputShape(s[n.inputs[0]]);
+    } else {  // Flatten
+      const Shape& in = s[n.inputs[0]];
+      s[i] = {in.n, 1, 1, in.h * in.w * in.c};
+    }
+  }
+  return s;
 }
 
 std::vector<const Tensor*> Graph::forward(const Tensor& input, ThreadPool* pool) {

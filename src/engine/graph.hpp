@@ -4,9 +4,13 @@
 //
 // Node ops and fields ("name", "op", "inputs" on every node):
 //   Input                                         the network input (exactly one)
-//   Conv2d           weight (OHWI), bias, stride [h,w], pad [top,left,bottom,right]
-//   DepthwiseConv2d  weight ([kh,kw,C]), bias, stride, pad
+//   Conv2d           weight (OHWI), bias, stride [h,w], pad [top,left,bottom,right],
+//                    optional activation: "none" (default), "relu" or "relu6", fused as the
+//                    layer's output clamp
+//   DepthwiseConv2d  weight ([kh,kw,C]), bias, stride, pad, optional activation as Conv2d
 //   PReLU            slope ([C])
+//   Clamp            optional min, max (numbers; absent = unbounded; min < max): an unfused
+//                    activation
 //   MaxPool          kernel [h,w], stride [h,w], ceil (bool)
 //   ChannelPad       before, after
 //   Add              two inputs of one shape
@@ -40,6 +44,13 @@ class Graph {
   const std::string& nodeName(size_t i) const { return nodes_[i].name; }
   const std::string& nodeOp(size_t i) const { return nodes_[i].op; }
   const Tensor& nodeValue(size_t i) const { return values_[i]; }
+  const std::vector<size_t>& nodeInputs(size_t i) const { return nodes_[i].inputs; }
+  // The node's layer: null for Input, Flatten and Add (no weights, no multiply-accumulates).
+  const Layer* nodeLayer(size_t i) const { return nodes_[i].unary.get(); }
+
+  // Every node's output shape for an input shape, by shape inference alone (no data is run);
+  // throws facekit::Error(kInvalidArgument) where the input does not fit a layer.
+  std::vector<Shape> shapes(const Shape& input) const;
 
  private:
   struct Node {

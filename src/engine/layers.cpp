@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "engine/layers_impl.hpp"
 
@@ -13,16 +14,37 @@ std::string Shape::str() const {
 
 const char* backendName(Backend b) { return b == Backend::kReference ? "reference" : "fast"; }
 
+std::string activationName(float lo, float hi) {
+  if (lo == -kNoClamp && hi == kNoClamp) return "";
+  if (lo == 0.f && hi == kNoClamp) return "relu";
+  if (lo == 0.f && hi == 6.f) return "relu6";
+  std::ostringstream s;
+  s << "clamp[" << lo << "," << hi << "]";
+  return s.str();
+}
+
 namespace detail {
 
 namespace {
 // The geometry checks and the output size shared by every convolution: in.c must be `channels`,
 // the padded input must hold the kernel.
+// The fused clamp must be a non-empty range (XNNPACK refuses min >= max, so the reference
+// refuses it too); NaN fails both comparisons and is refused with it.
+void checkClampRange(const char* layer, float lo, float hi) {
+  if (!(lo < hi)) badShape(layer, "output clamp [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is empty");
+}
+
 template <typename P>
 void checkConvGeometry(const char* layer, const P& p) {
   if (p.kh <= 0 || p.kw <= 0 || p.stride_h <= 0 || p.stride_w <= 0 || p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 ||
       p.pad_right < 0)
     badShape(layer, "invalid parameters");
+  checkClampRange(layer, p.out_min, p.out_max);
+}
+
+std::string kernelString(int kh, int kw, int sh, int sw) {
+  std::string s = std::to_string(kh) + "x" + std::to_string(kw) + "/" + std::to_string(sh);
+  return sh == sw ? s : s + "x" + std::to_string(sw);
 }
 
 template <typename P>
@@ -45,6 +67,12 @@ Conv2dBase::Conv2dBase(const Conv2dParams& p) : p_(p) {
 
 Shape Conv2dBase::outputShape(const Shape& in) const { return convOutput("Conv2d", p_, in, p_.in_c, p_.out_c); }
 
+LayerSummary Conv2dBase::summary(const Shape& in) const {
+  const Shape o = outputShape(in);
+  return {kernelString(p_.kh, p_.kw, p_.stride_h, p_.stride_w), activationName(p_.out_min, p_.out_max),
+          p_.weights.size() + p_.bias.size(), uint64_t(o.numel()) * p_.kh * p_.kw * p_.in_c};
+}
+
 PReLUBase::PReLUBase(const std::vector<float>& slope) : slope_(slope) {
   if (slope.empty()) badShape("PReLU", "empty slope");
 }
@@ -52,6 +80,11 @@ PReLUBase::PReLUBase(const std::vector<float>& slope) : slope_(slope) {
 Shape PReLUBase::outputShape(const Shape& in) const {
   if (in.c != int(slope_.size())) badShape("PReLU", "input has " + std::to_string(in.c) + " channels, slope has " + std::to_string(slope_.size()));
   return in;
+}
+
+LayerSummary PReLUBase::summary(const Shape& in) const {
+  outputShape(in);
+  return {"", "", slope_.size(), 0};
 }
 
 MaxPoolBase::MaxPoolBase(const MaxPoolParams& p) : p_(p) {
@@ -68,6 +101,11 @@ Shape MaxPoolBase::outputShape(const Shape& in) const {
   return {in.n, pooledSize(in.h, p_.kh, p_.stride_h, p_.ceil_mode), pooledSize(in.w, p_.kw, p_.stride_w, p_.ceil_mode), in.c};
 }
 
+LayerSummary MaxPoolBase::summary(const Shape& in) const {
+  outputShape(in);
+  return {kernelString(p_.kh, p_.kw, p_.stride_h, p_.stride_w), "", 0, 0};
+}
+
 FullyConnectedBase::FullyConnectedBase(const FullyConnectedParams& p) : p_(p) {
   if (p.in_features <= 0 || p.out_features <= 0) badShape("FullyConnected", "invalid parameters");
   if (p.weights.size() != size_t(p.in_features) * p.out_features) badShape("FullyConnected", "weights size != out*in");
@@ -79,6 +117,11 @@ Shape FullyConnectedBase::outputShape(const Shape& in) const {
     badShape("FullyConnected", "input " + in.str() + " has " + std::to_string(size_t(in.h) * in.w * in.c) +
                                    " features per item, expected " + std::to_string(p_.in_features));
   return {in.n, 1, 1, p_.out_features};
+}
+
+LayerSummary FullyConnectedBase::summary(const Shape& in) const {
+  const Shape o = outputShape(in);
+  return {"", "", p_.weights.size() + p_.bias.size(), uint64_t(o.n) * p_.in_features * p_.out_features};
 }
 
 Shape SoftmaxBase::outputShape(const Shape& in) const {
@@ -96,6 +139,16 @@ DepthwiseConv2dBase::DepthwiseConv2dBase(const DepthwiseConv2dParams& p) : p_(p)
 Shape DepthwiseConv2dBase::outputShape(const Shape& in) const {
   return convOutput("DepthwiseConv2d", p_, in, p_.channels, p_.channels);
 }
+
+LayerSummary DepthwiseConv2dBase::summary(const Shape& in) const {
+  const Shape o = outputShape(in);
+  return {kernelString(p_.kh, p_.kw, p_.stride_h, p_.stride_w), activationName(p_.out_min, p_.out_max),
+          p_.weights.size() + p_.bias.size(), uint64_t(o.numel()) * p_.kh * p_.kw};
+}
+
+ClampBase::ClampBase(float min, float max) : min_(min), max_(max) { checkClampRange("Clamp", min, max); }
+
+LayerSummary ClampBase::summary(const Shape&) const { return {"", activationName(min_, max_), 0, 0}; }
 
 ChannelPadBase::ChannelPadBase(int before, int after) : before_(before), after_(after) {
   if (before < 0 || after < 0) badShape("ChannelPad", "negative padding");
@@ -138,6 +191,9 @@ std::unique_ptr<Layer> makeDepthwiseConv2d(const DepthwiseConv2dParams& p, Backe
 }
 std::unique_ptr<Layer> makeSigmoid(Backend b) {
   return b == Backend::kReference ? detail::makeRefSigmoid() : detail::makeXnnSigmoid();
+}
+std::unique_ptr<Layer> makeClamp(float min, float max, Backend b) {
+  return b == Backend::kReference ? detail::makeRefClamp(min, max) : detail::makeXnnClamp(min, max);
 }
 std::unique_ptr<Layer> makeChannelPad(int before, int after, Backend b) {
   return b == Backend::kReference ? detail::makeRefChannelPad(before, after) : detail::makeXnnChannelPad(before, after);

@@ -8,6 +8,8 @@
 // per-input-size state). Use one network instance per thread.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,21 @@ const char* backendName(Backend b);
 
 class ThreadPool;  // engine/thread_pool.hpp
 
+// What a layer is and costs at one input shape, for reports (`facekit info`). Computed from the
+// layer's parameters alone, so both backends report the same.
+struct LayerSummary {
+  std::string kernel;      // "3x3/2" (kh x kw / stride) for convolutions and pooling, else ""
+  std::string activation;  // a fused output clamp: "relu", "relu6", "clamp[lo,hi]"; "" if none
+  size_t parameters = 0;   // weights + biases (+ PReLU slopes)
+  // Multiply-accumulates, counted as PyTorch FLOP counters (thop, fvcore) count "FLOPs":
+  // conv out_h*out_w*out_c*kh*kw*in_c, depthwise out_h*out_w*C*kh*kw, FC in*out per item;
+  // biases, activations, pooling and other elementwise work count 0.
+  uint64_t macs = 0;
+};
+
+// The name LayerSummary::activation gives an output clamp [lo, hi].
+std::string activationName(float lo, float hi);
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -30,16 +47,24 @@ class Layer {
   virtual Shape outputShape(const Shape& in) const = 0;
   // Computes out from in. out is resized to outputShape(in.shape()). pool may be null.
   virtual void forward(const Tensor& in, Tensor& out, ThreadPool* pool) = 0;
+  // Kernel, parameter count and MACs at input shape `in` (which must fit, as for outputShape).
+  // The default suits layers without weights whose work is elementwise.
+  virtual LayerSummary summary(const Shape& in) const { return {}; }
 };
+
+constexpr float kNoClamp = std::numeric_limits<float>::infinity();
 
 // 2-D convolution, NHWC input, kernel in OHWI order [out_c][kh][kw][in_c], bias [out_c].
 // Explicit zero padding; output size = (in + pad_before + pad_after - k) / stride + 1.
+// out_min/out_max clamp the result after the bias: a fused activation (ReLU = [0, inf),
+// ReLU6 = [0, 6]) that costs no extra pass over the output on the fast path. out_min < out_max.
 struct Conv2dParams {
   int out_c = 0, kh = 0, kw = 0, in_c = 0;
   int stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   std::vector<float> weights;  // out_c * kh * kw * in_c
   std::vector<float> bias;     // out_c
+  float out_min = -kNoClamp, out_max = kNoClamp;
 };
 std::unique_ptr<Layer> makeConv2d(const Conv2dParams& p, Backend b);
 
@@ -68,18 +93,24 @@ std::unique_ptr<Layer> makeFullyConnected(const FullyConnectedParams& p, Backend
 std::unique_ptr<Layer> makeSoftmax(Backend b);
 
 // Depthwise 2-D convolution: one kh x kw filter per channel. weights [kh][kw][channels]
-// (TensorFlow's [kh, kw, C, 1]), bias [channels]; explicit zero padding as in Conv2dParams.
+// (TensorFlow's [kh, kw, C, 1]), bias [channels]; explicit zero padding and fused output clamp
+// as in Conv2dParams.
 struct DepthwiseConv2dParams {
   int channels = 0, kh = 0, kw = 0;
   int stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   std::vector<float> weights;
   std::vector<float> bias;
+  float out_min = -kNoClamp, out_max = kNoClamp;
 };
 std::unique_ptr<Layer> makeDepthwiseConv2d(const DepthwiseConv2dParams& p, Backend b);
 
 // Logistic sigmoid, elementwise.
 std::unique_ptr<Layer> makeSigmoid(Backend b);
+
+// Elementwise clamp to [min, max] (min < max; either may be infinite): an activation for
+// graphs that keep it apart from the convolution (fusing it there is cheaper).
+std::unique_ptr<Layer> makeClamp(float min, float max, Backend b);
 
 // Zero padding of the channel axis: `before` zeros, the input channels, `after` zeros.
 std::unique_ptr<Layer> makeChannelPad(int before, int after, Backend b);

@@ -18,6 +18,7 @@ class Conv2dBase : public Layer {
   explicit Conv2dBase(const Conv2dParams& p);
   const char* type() const override { return "Conv2d"; }
   Shape outputShape(const Shape& in) const override;
+  LayerSummary summary(const Shape& in) const override;
 
  protected:
   Conv2dParams p_;
@@ -28,6 +29,7 @@ class PReLUBase : public Layer {
   explicit PReLUBase(const std::vector<float>& slope);
   const char* type() const override { return "PReLU"; }
   Shape outputShape(const Shape& in) const override;
+  LayerSummary summary(const Shape& in) const override;
 
  protected:
   std::vector<float> slope_;
@@ -38,6 +40,7 @@ class MaxPoolBase : public Layer {
   explicit MaxPoolBase(const MaxPoolParams& p);
   const char* type() const override { return "MaxPool"; }
   Shape outputShape(const Shape& in) const override;
+  LayerSummary summary(const Shape& in) const override;
 
  protected:
   MaxPoolParams p_;
@@ -48,6 +51,7 @@ class FullyConnectedBase : public Layer {
   explicit FullyConnectedBase(const FullyConnectedParams& p);
   const char* type() const override { return "FullyConnected"; }
   Shape outputShape(const Shape& in) const override;
+  LayerSummary summary(const Shape& in) const override;
 
  protected:
   FullyConnectedParams p_;
@@ -64,6 +68,7 @@ class DepthwiseConv2dBase : public Layer {
   explicit DepthwiseConv2dBase(const DepthwiseConv2dParams& p);
   const char* type() const override { return "DepthwiseConv2d"; }
   Shape outputShape(const Shape& in) const override;
+  LayerSummary summary(const Shape& in) const override;
 
  protected:
   DepthwiseConv2dParams p_;
@@ -73,6 +78,17 @@ class SigmoidBase : public Layer {
  public:
   const char* type() const override { return "Sigmoid"; }
   Shape outputShape(const Shape& in) const override { return in; }
+};
+
+class ClampBase : public Layer {
+ public:
+  ClampBase(float min, float max);
+  const char* type() const override { return "Clamp"; }
+  Shape outputShape(const Shape& in) const override { return in; }
+  LayerSummary summary(const Shape& in) const override;
+
+ protected:
+  float min_, max_;
 };
 
 class ChannelPadBase : public Layer {
@@ -94,6 +110,7 @@ class AddBase : public BinaryLayer {
 // Reference implementations (layers_ref.cpp).
 std::unique_ptr<Layer> makeRefDepthwiseConv2d(const DepthwiseConv2dParams& p);
 std::unique_ptr<Layer> makeRefSigmoid();
+std::unique_ptr<Layer> makeRefClamp(float min, float max);
 std::unique_ptr<Layer> makeRefChannelPad(int before, int after);
 std::unique_ptr<BinaryLayer> makeRefAdd();
 std::unique_ptr<Layer> makeRefConv2d(const Conv2dParams& p);
@@ -110,6 +127,7 @@ std::unique_ptr<Layer> makeXnnFullyConnected(const FullyConnectedParams& p);
 std::unique_ptr<Layer> makeFastSoftmax();
 std::unique_ptr<Layer> makeXnnDepthwiseConv2d(const DepthwiseConv2dParams& p);
 std::unique_ptr<Layer> makeXnnSigmoid();
+std::unique_ptr<Layer> makeXnnClamp(float min, float max);
 std::unique_ptr<Layer> makeXnnChannelPad(int before, int after);
 std::unique_ptr<BinaryLayer> makeXnnAdd();
 

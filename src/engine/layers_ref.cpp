@@ -23,6 +23,9 @@ void forEachTap(const P& p, const Shape& is, int oy, int ox, Tap tap) {
   }
 }
 
+// The fused activation of the convolutions and the Clamp layer.
+float clamp(float v, float lo, float hi) { return std::min(std::max(v, lo), hi); }
+
 class RefConv2d final : public Conv2dBase {
  public:
   using Conv2dBase::Conv2dBase;
@@ -38,7 +41,7 @@ class RefConv2d final : public Conv2dBase {
               const float* w = &p_.weights[((size_t(o) * p_.kh + ky) * p_.kw + kx) * p_.in_c];
               for (int i = 0; i < p_.in_c; ++i) acc += double(w[i]) * in.at(n, iy, ix, i);
             });
-            out.at(n, oy, ox, o) = float(acc);
+            out.at(n, oy, ox, o) = clamp(float(acc), p_.out_min, p_.out_max);
           }
   }
 };
@@ -127,7 +130,7 @@ class RefDepthwiseConv2d final : public DepthwiseConv2dBase {
             forEachTap(p_, is, oy, ox, [&](int iy, int ix, int ky, int kx) {
               acc += double(p_.weights[(size_t(ky) * p_.kw + kx) * p_.channels + c]) * in.at(n, iy, ix, c);
             });
-            out.at(n, oy, ox, c) = float(acc);
+            out.at(n, oy, ox, c) = clamp(float(acc), p_.out_min, p_.out_max);
           }
   }
 };
@@ -137,6 +140,15 @@ class RefSigmoid final : public SigmoidBase {
   void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
     out.resize(in.shape());
     for (size_t i = 0; i < in.numel(); ++i) out.data()[i] = float(1.0 / (1.0 + std::exp(-double(in.data()[i]))));
+  }
+};
+
+class RefClamp final : public ClampBase {
+ public:
+  using ClampBase::ClampBase;
+  void forward(const Tensor& in, Tensor& out, ThreadPool*) override {
+    out.resize(in.shape());
+    for (size_t i = 0; i < in.numel(); ++i) out.data()[i] = clamp(in.data()[i], min_, max_);
   }
 };
 
@@ -168,6 +180,7 @@ class RefAdd final : public AddBase {
 
 std::unique_ptr<Layer> makeRefDepthwiseConv2d(const DepthwiseConv2dParams& p) { return std::make_unique<RefDepthwiseConv2d>(p); }
 std::unique_ptr<Layer> makeRefSigmoid() { return std::make_unique<RefSigmoid>(); }
+std::unique_ptr<Layer> makeRefClamp(float min, float max) { return std::make_unique<RefClamp>(min, max); }
 std::unique_ptr<Layer> makeRefChannelPad(int before, int after) { return std::make_unique<RefChannelPad>(before, after); }
 std::unique_ptr<BinaryLayer> makeRefAdd() { return std::make_unique<RefAdd>(); }
 

@@ -58,7 +58,7 @@ class XnnConv2d final : public Conv2dBase {
     ensureXnnInitialized();
     check(xnn_create_convolution2d_nhwc_f32(p.pad_top, p.pad_right, p.pad_bottom, p.pad_left, p.kh, p.kw, p.stride_h,
                                             p.stride_w, 1, 1, 1, p.in_c, p.out_c, p.in_c, p.out_c, p.weights.data(),
-                                            p.bias.data(), -kInf, kInf, 0, &op_.op),
+                                            p.bias.data(), p.out_min, p.out_max, 0, &op_.op),
           "convolution create");
   }
   void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override { runConvolution(op_, in, out, outputShape(in.shape()), pool); }
@@ -154,7 +154,7 @@ class XnnDepthwiseConv2d final : public DepthwiseConv2dBase {
     // XNNPACK takes the kernel as [1][kh][kw][channels], i.e. TensorFlow's layout.
     check(xnn_create_convolution2d_nhwc_f32(p.pad_top, p.pad_right, p.pad_bottom, p.pad_left, p.kh, p.kw, p.stride_h,
                                             p.stride_w, 1, 1, p.channels, 1, 1, p.channels, p.channels, p.weights.data(),
-                                            p.bias.data(), -kInf, kInf, XNN_FLAG_DEPTHWISE_CONVOLUTION, &op_.op),
+                                            p.bias.data(), p.out_min, p.out_max, XNN_FLAG_DEPTHWISE_CONVOLUTION, &op_.op),
           "depthwise convolution create");
   }
   void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override { runConvolution(op_, in, out, outputShape(in.shape()), pool); }
@@ -181,6 +181,24 @@ class XnnSigmoid final : public SigmoidBase {
  private:
   XnnOp op_;
   int channels_ = 0;
+};
+
+// Clamping is elementwise, so the tensor is one row of numel() values for XNNPACK: one operator
+// serves every input shape (a channels-wide operator would need re-creating per channel count).
+class XnnClamp final : public ClampBase {
+ public:
+  XnnClamp(float min, float max) : ClampBase(min, max) {
+    ensureXnnInitialized();
+    check(xnn_create_clamp_nc_f32(1, 1, 1, min, max, 0, &op_.op), "clamp create");
+  }
+  void forward(const Tensor& in, Tensor& out, ThreadPool* pool) override {
+    out.resize(in.shape());
+    check(xnn_setup_clamp_nc_f32(op_.op, in.numel(), in.data(), out.data(), poolHandle(pool)), "clamp setup");
+    run(op_, pool);
+  }
+
+ private:
+  XnnOp op_;
 };
 
 class XnnChannelPad final : public ChannelPadBase {
@@ -225,6 +243,7 @@ class XnnAdd final : public AddBase {
 
 std::unique_ptr<Layer> makeXnnDepthwiseConv2d(const DepthwiseConv2dParams& p) { return std::make_unique<XnnDepthwiseConv2d>(p); }
 std::unique_ptr<Layer> makeXnnSigmoid() { return std::make_unique<XnnSigmoid>(); }
+std::unique_ptr<Layer> makeXnnClamp(float min, float max) { return std::make_unique<XnnClamp>(min, max); }
 std::unique_ptr<Layer> makeXnnChannelPad(int before, int after) { return std::make_unique<XnnChannelPad>(before, after); }
 std::unique_ptr<BinaryLayer> makeXnnAdd() { return std::make_unique<XnnAdd>(); }
 
