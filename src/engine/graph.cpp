@@ -139,15 +139,19 @@ std::vector<Shape> Graph::shapes(const Shape& input) const {
   std::vector<Shape> s(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
-    if (n.op == "Input") {
-      s[i] = input;
-    } else if (n.binary) {
-      s[i] = n.binary->outputShape(s[n.inputs[0]], s[n.inputs[1]]);
-    } else if (n.unary) {
-      s[i] = n.unary->outputShape(s[n.inputs[0]]);
-    } else {  // Flatten
-      const Shape& in = s[n.inputs[0]];
-      s[i] = {in.n, 1, 1, in.h * in.w * in.c};
+    try {
+      if (n.op == "Input") {
+        s[i] = input;
+      } else if (n.binary) {
+        s[i] = n.binary->outputShape(s[n.inputs[0]], s[n.inputs[1]]);
+      } else if (n.unary) {
+        s[i] = n.unary->outputShape(s[n.inputs[0]]);
+      } else {  // Flatten
+        const Shape& in = s[n.inputs[0]];
+        s[i] = {in.n, 1, 1, in.h * in.w * in.c};
+      }
+    } catch (const Error& e) {  // a layer's message does not know which node it is
+      throw Error(e.code(), "node '" + n.name + "': " + e.what());
     }
   }
   return s;

@@ -1,6 +1,7 @@
 // facekit command-line tool.
 //   facekit detect IMAGE|DIR... [--json FILE] [--draw FILE|DIR] [--min-face N] [--threshold a,b,c] [--threads N]
 //   facekit convert-mtcnn --tflite-dir DIR --out FILE
+//   facekit info MODEL [--input HxWxC] [--json]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "models/facemesh/facemesh.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 #include "cmd_eval.hpp"
+#include "cmd_info.hpp"
 #include "cmd_landmarks.hpp"
 #include "inputs.hpp"
 
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   convert_mesh->add_option("--out", mesh_out, "output model file (.safetensors)")->required();
 
   cli::registerEval(app);
+  cli::registerInfo(app);
   cli::registerLandmarks(app);
 
   try {

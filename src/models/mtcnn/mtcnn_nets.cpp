@@ -157,6 +157,20 @@ Nets buildNets(const ModelFile& model, Backend backend) {
   return Nets{buildNet(s[0], model, backend), buildNet(s[1], model, backend), buildNet(s[2], model, backend)};
 }
 
+std::vector<std::string> layerNames(const std::string& net) {
+  for (const NetSpec& n : specs()) {
+    if (net != n.net) continue;
+    std::vector<std::string> names;
+    int pools = 0;
+    for (const Step& s : n.trunk) names.push_back(s.kind == Kind::kPool ? "pool" + std::to_string(++pools) : s.name);
+    std::string heads;
+    for (const Head& h : n.heads) heads += (heads.empty() ? "" : "+") + std::string(h.name);
+    names.push_back(heads);
+    return names;
+  }
+  throw Error(Error::Code::kInvalidArgument, "MTCNN has no net '" + net + "' (pnet, rnet, onet)");
+}
+
 ModelFile convertTflite(const std::string& dir, bool natural) {
   ModelFile out;
   out.origin = dir;

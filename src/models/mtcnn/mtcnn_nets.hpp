@@ -17,6 +17,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/layers.hpp"
 #include "engine/model_file.hpp"
@@ -37,5 +38,11 @@ Nets buildNets(const engine::ModelFile& model, engine::Backend backend);
 engine::ModelFile convertTflite(const std::string& tflite_dir, bool natural_orientation = true);
 
 constexpr int kPNetCell = 12, kPNetStride = 2, kRNetSize = 24, kONetSize = 48;
+
+// The names of a net's layers ("pnet", "rnet" or "onet") in the order buildNets adds them to its
+// Sequential, for reports such as `facekit info`: the file's layer names, max pools numbered
+// "pool1", "pool2", .., and the fused heads joined by '+' ("conv4_1+conv4_2"). Throws
+// facekit::Error(kInvalidArgument) for another net name.
+std::vector<std::string> layerNames(const std::string& net);
 
 }  // namespace facekit::mtcnn
