@@ -41,11 +41,15 @@ bench: models
 	@$(BUILD)/bench/facekit_bench --benchmark_repetitions=3 --benchmark_min_time=0.3
 
 SHARED ?= ../shared
+# eval landmarks: both facekit backends (the small facekit-106 model and the mesh) and dlib's
+# 68-point predictor on the same faces, one table and CED plot per data set. The small model is
+# weights/landmark106.safetensors unless LANDMARK_MODEL=FILE is given.
+EVAL_LANDMARK_MODEL = $(if $(LANDMARK_MODEL),--model $(LANDMARK_MODEL))
 eval: models
 	$(BUILD)/facekit eval widerface --images $(SHARED)/data/widerface-val-subset/images --gt $(SHARED)/data/wider-face-gt \
 	  --yunet $(SHARED)/models/yunet/face_detection_yunet_2022mar.onnx --min-face 12 --threshold 0.4,0.5,0.5 --threads 2 --out out/eval
-	$(BUILD)/facekit eval landmarks --aflw $(SHARED)/data/aflw2000-subset --out out/eval-aflw2000
-	$(BUILD)/facekit eval landmarks --xml $(SHARED)/data/dlib-faces-68/testing_with_face_landmarks.xml --out out/eval-dlib68
+	$(BUILD)/facekit eval landmarks --aflw $(SHARED)/data/aflw2000-subset --backends landmark106,mesh $(EVAL_LANDMARK_MODEL) --out out/eval-aflw2000
+	$(BUILD)/facekit eval landmarks --xml $(SHARED)/data/dlib-faces-68/testing_with_face_landmarks.xml --backends landmark106,mesh $(EVAL_LANDMARK_MODEL) --out out/eval-dlib68
 
 clean:
 	rm -rf $(BUILD) out models

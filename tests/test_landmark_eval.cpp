@@ -1,6 +1,8 @@
 // Landmark metrics: hand-computed NME, the 106 -> 68 correspondence against iBUG's own symmetry,
 // the dlib XML reader, and the eval command end to end.
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "eval/landmark_eval.hpp"
@@ -60,7 +62,7 @@ TEST(LandmarkEval, EvalCommandOnDlibFaces) {
   FACEKIT_REQUIRE_SHARED();
   const std::string out = std::filesystem::temp_directory_path() / "facekit-eval-lmk";
   const std::string cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --xml " + facekit::test::sharedDir() +
-                          "/data/dlib-faces-68/testing_with_face_landmarks.xml --out " + out + " > /dev/null 2>&1";
+                          "/data/dlib-faces-68/testing_with_face_landmarks.xml --backends mesh --out " + out + " > /dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream f(out + "/results.json");
   const auto j = nlohmann::json::parse(f);
@@ -68,4 +70,67 @@ TEST(LandmarkEval, EvalCommandOnDlibFaces) {
   EXPECT_EQ(ours["found"], 25);
   EXPECT_LT(ours["nme_ion"].get<double>(), 0.1);  // these labels came from dlib's own model: a loose bound
   EXPECT_TRUE(std::filesystem::exists(out + "/ced.png"));
+}
+
+// The facekit-106 model for the comparison: $FACEKIT_TEST_LANDMARK106 if set, else the shipped
+// weights, else a model in models/; empty when there is none.
+std::string landmark106Model() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("FACEKIT_TEST_LANDMARK106"); env && *env) candidates.push_back(env);
+  candidates.push_back(std::string(FACEKIT_TEST_WEIGHTS_DIR) + "/landmark106.safetensors");
+  candidates.push_back(std::string(FACEKIT_TEST_MODEL_DIR) + "/landmark106.safetensors");
+  for (const auto& c : candidates)
+    if (std::filesystem::is_regular_file(c)) return c;
+  return "";
+}
+
+// One run compares every method on the same faces: both facekit backends and dlib in the table,
+// the small / mesh ratio, the subset and conditions notes, one CED curve per method.
+TEST(LandmarkEval, EvalCommandComparesBothBackendsAndDlib) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string model = landmark106Model();
+  if (model.empty()) GTEST_SKIP() << "no facekit-106 model (weights/landmark106.safetensors or $FACEKIT_TEST_LANDMARK106)";
+  const std::string out = std::filesystem::temp_directory_path() / "facekit-eval-lmk-all";
+  std::filesystem::remove_all(out);
+  const std::string cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --xml " + facekit::test::sharedDir() +
+                          "/data/dlib-faces-68/testing_with_face_landmarks.xml --model " + model + " --mesh-model " + FACEKIT_TEST_MODEL_DIR +
+                          "/facemesh.safetensors --detector-model " + FACEKIT_TEST_MODEL + " --out " + out + " > " + out + ".txt 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream txt(out + ".txt");
+  std::stringstream ss;
+  ss << txt.rdbuf();
+  const std::string table = ss.str();
+  const std::vector<std::string> rows = {"| facekit (landmark106, via 106->68) |", "| facekit (mesh, via 106->68) |", "| dlib HOG + shape_predictor_68 |"};
+  size_t last = 0;
+  for (const auto& r : rows) {  // every method, in this order
+    const size_t at = table.find(r);
+    ASSERT_NE(at, std::string::npos) << r << " missing from:\n" << table;
+    EXPECT_GT(at, last) << r;
+    last = at;
+  }
+  EXPECT_NE(table.find("small model / mesh NME"), std::string::npos);
+  EXPECT_NE(table.find("a small sample"), std::string::npos);
+  EXPECT_NE(table.find("conditions:"), std::string::npos);
+  EXPECT_NE(table.find("dlib is measured against itself"), std::string::npos);
+
+  std::ifstream f(out + "/results.json");
+  const auto j = nlohmann::json::parse(f);
+  ASSERT_EQ(j["methods"].size(), 3u);
+  // Both backends landmark the same detections.
+  EXPECT_EQ(j["methods"]["facekit (landmark106, via 106->68)"]["found"], j["methods"]["facekit (mesh, via 106->68)"]["found"]);
+  EXPECT_EQ(j["methods"]["facekit (mesh, via 106->68)"]["found"], 25);
+  EXPECT_GT(j["methods"]["dlib HOG + shape_predictor_68"]["found"].get<int>(), 0);
+  const double ratio = j["ratio_small_over_mesh"]["nme_ion"];
+  EXPECT_NEAR(ratio, j["methods"]["facekit (landmark106, via 106->68)"]["nme_ion_common"].get<double>() /
+                         j["methods"]["facekit (mesh, via 106->68)"]["nme_ion_common"].get<double>(), 1e-9);
+  EXPECT_TRUE(std::filesystem::exists(out + "/ced.png"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/results.md"));
+}
+
+TEST(LandmarkEval, EvalCommandRejectsUnknownBackend) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --xml " + facekit::test::sharedDir() +
+                          "/data/dlib-faces-68/testing_with_face_landmarks.xml --backends mesh,nope --no-dlib --out " +
+                          (std::filesystem::temp_directory_path() / "facekit-eval-lmk-bad").string() + " > /dev/null 2>&1";
+  EXPECT_NE(std::system(cmd.c_str()), 0);
 }

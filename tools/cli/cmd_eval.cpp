@@ -1,10 +1,17 @@
 // facekit eval widerface | detections: detection accuracy by the official WIDER FACE protocol.
+// facekit eval landmarks: landmark NME and pose error of both facekit backends next to dlib.
 #include "cmd_eval.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
@@ -140,6 +147,9 @@ void run(const eval::GroundTruth& gt, EvalArgs& a, const std::string& title) {
 }
 
 // ---- landmarks -------------------------------------------------------------------------------
+// Every landmark method on the same annotated faces in one run: facekit's backends (the small
+// facekit-106 model and the face mesh teacher, on the same MTCNN detections) and dlib's HOG
+// detector + 68-point shape predictor as a peer. One markdown table, one CED plot, results.json.
 
 struct LandmarkSample {
   std::string image;
@@ -150,6 +160,7 @@ struct LandmarkSample {
 
 struct LandmarkArgs {
   std::string aflw, xml, labels, out = "out/eval-landmarks", dlib_model = DlibPeer::defaultPredictorPath();
+  std::string backends = "landmark106,mesh", thresholds;
   LandmarkerOptions opt;
   bool no_dlib = false;
 };
@@ -171,11 +182,32 @@ int bestMatch(size_t n, GetBox box, const Box& truth) {
   return best;
 }
 
+// One row of the comparison: per-sample errors (NaN where the method missed the face).
+struct LandmarkMethod {
+  std::string name, points, backend;  // backend: "landmark106" / "mesh" / "" (dlib)
+  std::unique_ptr<FaceLandmarker> lm;
+  std::vector<double> ion, ipn;
+  std::vector<std::array<double, 3>> pose_err;  // |pitch|, |yaw|, |roll| error; NaN without ground truth
+};
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
 void runLandmarkEval(LandmarkArgs& a) {
   std::vector<LandmarkSample> samples;
-  std::string title;
+  std::string title, subset_note, label_note;
   if (!a.aflw.empty()) {
-    title = "AFLW2000-3D (" + fs::path(a.aflw).lexically_normal().filename().string() + ")";
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(a.aflw + "/images"))
       if (e.path().extension() == ".jpg") files.push_back(e.path().string());
@@ -186,12 +218,19 @@ void runLandmarkEval(LandmarkArgs& a) {
       if (std::fabs(ann.pose.pitch) > 99 || std::fabs(ann.pose.yaw) > 99 || std::fabs(ann.pose.roll) > 99) continue;
       samples.push_back({f, ann.pts68, true, ann.pose});
     }
+    constexpr size_t kFullSet = 2000;
+    title = "AFLW2000-3D" + std::string(files.size() < kFullSet ? " SUBSET" : "") + " (" +
+            fs::path(a.aflw).lexically_normal().filename().string() + ")";
+    subset_note = std::to_string(files.size()) + " of the " + std::to_string(kFullSet) + " AFLW2000-3D images, " +
+                  std::to_string(files.size() - samples.size()) + " dropped (an angle beyond 99 deg, the usual protocol): " +
+                  (files.size() < kFullSet ? "subset figures, not comparable to published full-set numbers" : "the full set");
   } else if (!a.labels.empty()) {
     // facekit's own label format (facekit label): 106 points and pose per line.
     title = "facekit labels (" + fs::path(a.labels).filename().string() + ")";
     std::ifstream in(a.labels);
     if (!in) throw Error(Error::Code::kIoError, a.labels + ": cannot open");
     size_t line_no = 0;
+    std::set<std::string> teachers;
     for (std::string line; std::getline(in, line);) {
       ++line_no;
       nlohmann::json j;
@@ -201,11 +240,17 @@ void runLandmarkEval(LandmarkArgs& a) {
         throw Error(Error::Code::kBadModel, a.labels + ": line " + std::to_string(line_no) + " is not JSON");
       }
       if (j.value("status", "") != "ok" || !j.contains("points") || j["points"].size() != 106) continue;
+      if (j.contains("teacher") && j["teacher"].is_string()) teachers.insert(j["teacher"].get<std::string>());
       LandmarkSample smp{j["image"], {}, j.contains("pose"), {}};
       for (const auto& p : j["points"]) smp.truth.push_back({p[0].get<float>(), p[1].get<float>()});
       if (smp.has_pose) smp.pose = {j["pose"]["pitch"].get<float>(), j["pose"]["yaw"].get<float>(), j["pose"]["roll"].get<float>()};
       samples.push_back(std::move(smp));
     }
+    subset_note = "the faces labelled \"ok\" in " + a.labels;
+    std::string who;
+    for (const auto& t : teachers) who += (who.empty() ? "" : ", ") + t;
+    label_note = "these labels were made by a model (" + (who.empty() ? std::string("teacher not recorded") : who) +
+                 "), not by people: the method that made them is measured against itself; dlib is compared on the labels' 106 -> 68 points";
   } else {
     title = "dlib 68-point faces (" + fs::path(a.xml).filename().string() + ")";
     for (const auto& face : eval::loadDlibXml(a.xml)) {
@@ -213,83 +258,189 @@ void runLandmarkEval(LandmarkArgs& a) {
       for (auto& p : pts) p.x += 0.5f, p.y += 0.5f;  // dlib pixel indices -> continuous coordinates
       if (pts.size() == 68) samples.push_back({(fs::path(a.xml).parent_path() / face.image).string(), pts, false, {}});
     }
+    subset_note = "every 68-point face of " + fs::path(a.xml).filename().string() + ": a small sample, not a benchmark's full set (1 face moves a rate by " +
+                  fmt("%.1f", samples.empty() ? 0.0 : 100.0 / double(samples.size())) + " percentage points)";
+    std::ifstream in(a.xml);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("shape_predictor_68_face_landmarks") != std::string::npos)
+      label_note = "the XML says its landmarks came from dlib's shape_predictor_68_face_landmarks.dat: dlib is measured against itself here";
   }
   if (samples.empty()) throw Error(Error::Code::kIoError, "no annotated faces found");
+  const bool truth68 = samples.front().truth.size() == 68;
 
-  auto lm = FaceLandmarker::create(a.opt);
+  // The methods, in table order.
+  std::vector<LandmarkMethod> methods;
+  for (const std::string& b : splitList(a.backends)) {
+    if (b != "landmark106" && b != "mesh") throw Error(Error::Code::kInvalidArgument, "--backends: unknown backend '" + b + "' (landmark106, mesh)");
+    for (const auto& m : methods)
+      if (m.backend == b) throw Error(Error::Code::kInvalidArgument, "--backends: '" + b + "' given twice");
+    LandmarkerOptions o = a.opt;
+    o.backend = b == "mesh" ? LandmarkBackend::kMesh : LandmarkBackend::kLandmark106;
+    LandmarkMethod m;
+    m.backend = b;
+    m.name = "facekit (" + b + (truth68 ? ", via 106->68)" : ", 106 points)");
+    m.points = truth68 ? "68 (106->68)" : "106";
+    m.lm = FaceLandmarker::create(o);
+    methods.push_back(std::move(m));
+  }
   std::unique_ptr<DlibPeer> dlib;
-  if (!a.no_dlib) dlib = std::make_unique<DlibPeer>(a.dlib_model);
-  std::vector<double> ours_ion, ours_ipn, theirs_ion, theirs_ipn;
-  size_t ours_missed = 0, theirs_missed = 0;
-  double pose_err[3] = {0, 0, 0};
-  size_t pose_n = 0;
+  if (!a.no_dlib) {
+    dlib = std::make_unique<DlibPeer>(a.dlib_model);
+    LandmarkMethod m;
+    m.name = "dlib HOG + shape_predictor_68";
+    m.points = truth68 ? "68" : "68 (labels' 106->68)";
+    methods.push_back(std::move(m));
+  }
+  if (methods.empty()) throw Error(Error::Code::kInvalidArgument, "nothing to evaluate: no --backends and --no-dlib");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (auto& m : methods) {
+    m.ion.assign(samples.size(), nan);
+    m.ipn.assign(samples.size(), nan);
+    m.pose_err.assign(samples.size(), {nan, nan, nan});
+  }
+
+  // One detector for both facekit backends: they landmark exactly the same detections.
+  DetectorOptions det_opt = a.opt.detector;
+  det_opt.num_threads = a.opt.num_threads;
+  auto detector = FaceDetector::create(det_opt);
   Progress progress("eval", samples.size());
   std::string cached_path;
   Image img;
-  std::vector<FaceLandmarks> faces;
+  std::vector<Face> faces;
   std::vector<Box> dlib_boxes;
-  for (const auto& s : samples) {
+  for (size_t si = 0; si < samples.size(); ++si) {
+    const LandmarkSample& s = samples[si];
     if (s.image != cached_path) {  // several faces per image in the XML sets
       img = loadImage(s.image);
-      faces = lm->detect(img.view());
+      faces = detector->detect(img.view());
       if (dlib) dlib_boxes = dlib->detect(img.view(), 1);
       cached_path = s.image;
     }
     const Box truth_box = boundsOf(s.truth);
-    const int k = bestMatch(faces.size(), [&](size_t i) { return faces[i].face.box; }, truth_box);
-    if (k < 0) {
-      ++ours_missed;
-    } else {
-      const auto pred = s.truth.size() == 68 ? eval::to68(faces[size_t(k)].points)
-                                             : std::vector<Point2f>(faces[size_t(k)].points.begin(), faces[size_t(k)].points.end());
-      ours_ion.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterOcular));
-      ours_ipn.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterPupil));
-      if (s.has_pose) {
-        const HeadPose& p = faces[size_t(k)].pose;
-        pose_err[0] += std::fabs(p.pitch - s.pose.pitch), pose_err[1] += std::fabs(p.yaw - s.pose.yaw);
-        pose_err[2] += std::fabs(p.roll - s.pose.roll), ++pose_n;
-      }
-    }
-    if (dlib && s.truth.size() == 68) {
-      const int d = bestMatch(dlib_boxes.size(), [&](size_t i) { return dlib_boxes[i]; }, truth_box);
-      if (d < 0) {
-        ++theirs_missed;
+    const int k = bestMatch(faces.size(), [&](size_t i) { return faces[i].box; }, truth_box);
+    for (auto& m : methods) {
+      if (m.lm) {
+        if (k < 0) continue;
+        const FaceLandmarks f = m.lm->landmark(img.view(), faces[size_t(k)]);
+        const auto pred = truth68 ? eval::to68(f.points) : std::vector<Point2f>(f.points.begin(), f.points.end());
+        m.ion[si] = eval::nme(pred, s.truth, eval::Normaliser::kInterOcular);
+        m.ipn[si] = eval::nme(pred, s.truth, eval::Normaliser::kInterPupil);
+        if (s.has_pose)
+          m.pose_err[si] = {std::fabs(f.pose.pitch - s.pose.pitch), std::fabs(f.pose.yaw - s.pose.yaw), std::fabs(f.pose.roll - s.pose.roll)};
       } else {
+        const int d = bestMatch(dlib_boxes.size(), [&](size_t i) { return dlib_boxes[i]; }, truth_box);
+        if (d < 0) continue;
         auto pred = dlib->landmarks68(img.view(), dlib_boxes[size_t(d)]);
         for (auto& p : pred) p.x += 0.5f, p.y += 0.5f;
-        theirs_ion.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterOcular));
-        theirs_ipn.push_back(eval::nme(pred, s.truth, eval::Normaliser::kInterPupil));
+        std::vector<Point2f> truth = s.truth;
+        if (!truth68) {
+          std::array<Point2f, kNumLandmarks106> t106;
+          std::copy(s.truth.begin(), s.truth.end(), t106.begin());
+          truth = eval::to68(t106);
+        }
+        m.ion[si] = eval::nme(pred, truth, eval::Normaliser::kInterOcular);
+        m.ipn[si] = eval::nme(pred, truth, eval::Normaliser::kInterPupil);
       }
     }
     progress.step();
   }
+
+  // Figures per method, and on the faces every method found (the fair comparison).
+  std::vector<size_t> common;
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (std::all_of(methods.begin(), methods.end(), [&](const LandmarkMethod& m) { return !std::isnan(m.ion[i]); })) common.push_back(i);
+  auto found = [](const std::vector<double>& v) {
+    std::vector<double> out;
+    for (double e : v)
+      if (!std::isnan(e)) out.push_back(e);
+    return out;
+  };
+  auto on = [](const std::vector<double>& v, const std::vector<size_t>& idx) {
+    std::vector<double> out;
+    for (size_t i : idx) out.push_back(v[i]);
+    return out;
+  };
+  const bool any_pose = std::any_of(samples.begin(), samples.end(), [](const LandmarkSample& s) { return s.has_pose; });
+
   fs::create_directories(a.out);
   nlohmann::ordered_json j;
   j["dataset"] = title;
   j["faces"] = samples.size();
-  eval::LinePlot ced{"Cumulative error: " + title, "NME (inter-ocular)", "fraction of faces", 0, 0.2, 0, 1, {}};
-  std::cout << "\n" << title << ": " << samples.size() << " faces\n\n| method | found | NME (ION) | NME (IPN) | failure rate @0.1 (ION) |\n|---|---|---|---|---|\n";
-  auto row = [&](const std::string& name, const std::vector<double>& ion, const std::vector<double>& ipn, size_t missed) {
-    const auto si = eval::summarise(ion), sp = eval::summarise(ipn);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "| %s | %zu/%zu | %.4f | %.4f | %.3f |\n", name.c_str(), ion.size(), ion.size() + missed, si.mean, sp.mean,
-                  si.failure_rate);
-    std::cout << buf;
-    j["methods"][name] = {{"found", ion.size()}, {"missed", missed}, {"nme_ion", si.mean}, {"nme_ipn", sp.mean}, {"failure_rate_ion_0.1", si.failure_rate}};
-    ced.series.push_back({name, si.ced});
-  };
-  row(samples.front().truth.size() == 68 ? "facekit (mesh, via 106->68)" : "facekit (mesh, 106 points)", ours_ion, ours_ipn, ours_missed);
-  if (dlib && samples.front().truth.size() == 68) row("dlib HOG + shape_predictor_68", theirs_ion, theirs_ipn, theirs_missed);
-  if (pose_n) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "\npose mean absolute error, %zu faces: pitch %.2f, yaw %.2f, roll %.2f, mean %.2f degrees\n", pose_n,
-                  pose_err[0] / pose_n, pose_err[1] / pose_n, pose_err[2] / pose_n, (pose_err[0] + pose_err[1] + pose_err[2]) / (3.0 * pose_n));
-    std::cout << buf;
-    j["pose_mae"] = {{"faces", pose_n}, {"pitch", pose_err[0] / pose_n}, {"yaw", pose_err[1] / pose_n}, {"roll", pose_err[2] / pose_n}};
+  j["subset"] = subset_note;
+  j["faces_found_by_all"] = common.size();
+  eval::LinePlot ced{"Cumulative error: " + title, "NME (inter-ocular)", "fraction of the faces found", 0, 0.2, 0, 1, {}};
+  std::ostringstream t;
+  t << "\n" << title << ": " << samples.size() << " faces -- " << subset_note << "\n\n"
+    << "| method | points | faces found | NME (ION) | NME (IPN) | failure rate @0.1 (ION) | NME (ION), the " << common.size()
+    << " faces all found |" << (any_pose ? " pitch MAE (deg) | yaw MAE | roll MAE | pose MAE, mean |" : "") << "\n|---|---|---|---|---|---|---|"
+    << (any_pose ? "---|---|---|---|" : "") << "\n";
+  std::map<std::string, double> mean_ion, mean_ipn;  // on the common faces, for the ratio
+  for (auto& m : methods) {
+    const auto si = eval::summarise(found(m.ion)), sp = eval::summarise(found(m.ipn)), sc = eval::summarise(on(m.ion, common));
+    mean_ion[m.name] = sc.mean, mean_ipn[m.name] = eval::summarise(on(m.ipn, common)).mean;
+    const std::string na = "n/a";
+    t << "| " << m.name << " | " << m.points << " | " << si.count << "/" << samples.size() << " | " << (si.count ? fmt("%.4f", si.mean) : na)
+      << " | " << (sp.count ? fmt("%.4f", sp.mean) : na) << " | " << (si.count ? fmt("%.3f", si.failure_rate) : na) << " | "
+      << (sc.count ? fmt("%.4f", sc.mean) : na) << " |";
+    auto& jm = j["methods"][m.name];
+    jm = {{"points", m.points},
+          {"found", si.count},
+          {"missed", samples.size() - si.count},
+          {"nme_ion", si.mean},
+          {"nme_ipn", sp.mean},
+          {"failure_rate_ion_0.1", si.failure_rate},
+          {"nme_ion_common", sc.mean}};
+    if (any_pose) {
+      double sum[3] = {0, 0, 0};
+      size_t n = 0;
+      for (const auto& e : m.pose_err)
+        if (!std::isnan(e[0])) sum[0] += e[0], sum[1] += e[1], sum[2] += e[2], ++n;
+      if (n) {
+        const double p = sum[0] / n, y = sum[1] / n, r = sum[2] / n, mean = (p + y + r) / 3;
+        t << " " << fmt("%.2f", p) << " | " << fmt("%.2f", y) << " | " << fmt("%.2f", r) << " | " << fmt("%.2f", mean) << " |";
+        jm["pose_mae"] = {{"faces", n}, {"pitch", p}, {"yaw", y}, {"roll", r}, {"mean", mean}};
+        // The single-backend key older readers use: the mesh's figures.
+        if (m.backend == "mesh") j["pose_mae"] = {{"faces", n}, {"pitch", p}, {"yaw", y}, {"roll", r}};
+      } else {
+        t << (m.lm ? " n/a | n/a | n/a | n/a |" : " no pose output | n/a | n/a | n/a |");
+      }
+    }
+    t << "\n";
+    ced.series.push_back({m.name + " " + fmt("%.4f", si.mean), si.ced});
   }
+  const std::string small = "facekit (landmark106" + std::string(truth68 ? ", via 106->68)" : ", 106 points)");
+  const std::string mesh = "facekit (mesh" + std::string(truth68 ? ", via 106->68)" : ", 106 points)");
+  if (mean_ion.count(small) && mean_ion.count(mesh) && mean_ion[mesh] > 0 && !common.empty()) {
+    const double r_ion = mean_ion[small] / mean_ion[mesh], r_ipn = mean_ipn[small] / mean_ipn[mesh];
+    t << "\nsmall model / mesh NME, the " << common.size() << " faces all found: ION " << fmt("%.2f", r_ion) << "x, IPN " << fmt("%.2f", r_ipn)
+      << "x (below 1: the small model is closer to the ground truth)\n";
+    j["ratio_small_over_mesh"] = {{"faces", common.size()}, {"nme_ion", r_ion}, {"nme_ipn", r_ipn}};
+  }
+  // The conditions the figures hold under.
+  std::vector<std::string> cond = {
+      "faces: a method's face counts as found when one of its detections overlaps the box around the ground-truth points with IoU > 0.2; "
+      "misses are excluded from its NME, so compare NME on the faces all methods found (the 'all found' column)",
+      "NME: mean point-to-point error / inter-ocular distance (outer eye corners: 68-point 36-45, 106-point 66-75) or inter-pupil "
+      "distance (eye centres: 68-point means of 36-41 and 42-47, 106-point pupils 104/105); failure: ION NME > 0.1",
+      "facekit: one MTCNN detection pass (min face " + std::to_string(a.opt.detector.min_face_size) + ", thresholds " +
+          fmt("%g", a.opt.detector.thresholds[0]) + "/" + fmt("%g", a.opt.detector.thresholds[1]) + "/" + fmt("%g", a.opt.detector.thresholds[2]) +
+          ") shared by the backends, refine passes " + std::to_string(a.opt.refine_passes)};
+  for (const auto& m : methods)
+    if (m.lm)
+      cond.back() += "; " + m.backend + " model " +
+                     (m.backend == "mesh" ? (a.opt.mesh_model_path.empty() ? defaultModelPath("facemesh.safetensors") : a.opt.mesh_model_path)
+                                          : (a.opt.model_path.empty() ? defaultModelPath("landmark106.safetensors") : a.opt.model_path));
+  if (dlib) cond.push_back("dlib: its own HOG detector (1x upsampling) and " + a.dlib_model + " on its boxes (no pose output)");
+  if (any_pose) cond.push_back("pose MAE: absolute angle error against the ground-truth pose, degrees, on each method's found faces");
+  if (!label_note.empty()) cond.push_back(label_note);
+  t << "\nconditions:\n";
+  for (const auto& c : cond) t << "- " << c << "\n";
+  j["conditions"] = cond;
+  std::cout << t.str();
+  std::ofstream(a.out + "/results.md") << t.str().substr(1);
   std::ofstream(a.out + "/results.json") << j.dump(2) << "\n";
   eval::savePlot(ced, a.out + "/ced.png");
-  std::cout << "wrote " << a.out << "/{results.json,ced.png}\n";
+  std::cout << "wrote " << a.out << "/{results.md,results.json,ced.png}\n";
 }
 
 }  // namespace
@@ -329,10 +480,20 @@ void registerEval(CLI::App& app) {
   src->add_option("--labels", largs->labels, "facekit label output (.jsonl, 106 points + pose)");
   src->require_option(1);
   lmk->add_option("--out", largs->out, "output folder")->capture_default_str();
+  lmk->add_option("--backends", largs->backends, "facekit backends to compare, comma-separated: landmark106, mesh")->capture_default_str();
+  lmk->add_option("--model", largs->opt.model_path, "facekit-106 model file (default: " + defaultModelPath("landmark106.safetensors") + ")");
+  lmk->add_option("--mesh-model", largs->opt.mesh_model_path, "face mesh model file");
+  lmk->add_option("--detector-model", largs->opt.detector.model_path, "MTCNN model file");
+  lmk->add_option("--min-face", largs->opt.detector.min_face_size, "facekit's smallest face, pixels")->capture_default_str();
+  lmk->add_option("--threshold", largs->thresholds, "facekit's P-, R-, O-Net thresholds");
+  lmk->add_option("--refine", largs->opt.refine_passes, "facekit re-crops from the previous pass's points")->capture_default_str();
   lmk->add_option("--threads", largs->opt.num_threads, "threads")->capture_default_str();
   lmk->add_option("--dlib-model", largs->dlib_model, "dlib 68-point shape predictor (peer)")->capture_default_str();
   lmk->add_flag("--no-dlib", largs->no_dlib, "skip the dlib peer");
-  lmk->callback([largs] { runLandmarkEval(*largs); });
+  lmk->callback([largs] {
+    if (!largs->thresholds.empty()) largs->opt.detector.thresholds = parseThresholds(largs->thresholds);
+    runLandmarkEval(*largs);
+  });
 }
 
 }  // namespace facekit::cli
