@@ -2,13 +2,18 @@
 // detector and YuNet (cv::FaceDetectorYN, 2022mar model from ../shared), on 320x240, 640x480,
 // 1280x720 and 1920x1080 images (the astronaut photo scaled to the width and centre-cropped: one
 // face), 1 and 2 threads (OpenCV's pool gets the same count), min face 20 and 40 for facekit.
+// Per-face landmark latency (crop + model, 1 thread) of both facekit backends next to dlib's
+// 68-point shape predictor on the same face box of the astronaut photo.
 // Writes out/bench/bench.md (medians, ratios) and out/bench/latency.png, plus peak memory (max
-// RSS) of `facekit detect` and `facekit landmarks` on a 1920x1080 image.
+// RSS) of `facekit detect` and `facekit landmarks` (each backend) on a 1920x1080 image.
 //   make bench        (or build/bench/facekit_bench [google-benchmark flags])
+// The facekit-106 model is defaultModelPath("landmark106.safetensors"): weights/ (or
+// $FACEKIT_MODEL_DIR); its latency does not depend on how well it is trained.
 #include <benchmark/benchmark.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
 
@@ -25,6 +30,7 @@
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
 #include "models/facemesh/facemesh.hpp"
+#include "models/landmarks/landmark106_net.hpp"
 
 namespace {
 
@@ -115,9 +121,86 @@ void BM_FacekitLandmarkModel(benchmark::State& state) {
 }
 BENCHMARK(BM_FacekitLandmarkModel)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// ---- per-face landmarks: crop + model for one face, 1 thread ----------------------------------
+
+const char* kDlibPredictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";  // Debian libdlib-data
+
+std::string smallModelPath() { return facekit::defaultModelPath("landmark106.safetensors"); }
+
+// The astronaut photo as loaded (RGB) and its face, detected once: every landmark method below
+// works on this same face.
+const cv::Mat& astronaut() {
+  static cv::Mat m;
+  if (m.empty()) {
+    facekit::Image a = facekit::loadImage(FACEKIT_BENCH_SAMPLE);
+    if (a.format != facekit::PixelFormat::kRGB) throw facekit::Error(facekit::Error::Code::kInvalidArgument, "sample photo: expected RGB");
+    m = cv::Mat(a.height, a.width, CV_8UC3, a.pixels.data()).clone();
+  }
+  return m;
+}
+const facekit::Face* astronautFace() {
+  static std::vector<facekit::Face> faces = [] {
+    facekit::DetectorOptions o;
+    o.model_path = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
+    return facekit::FaceDetector::create(o)->detect(viewOf(astronaut()));
+  }();
+  return faces.empty() ? nullptr : &faces.front();
+}
+
+// FaceLandmarker::landmark() on the fixed face: range(0) backend (0 facekit-106, 1 mesh),
+// range(1) refine passes (each pass is one crop + one model run).
+void BM_LandmarkFace(benchmark::State& state) {
+  cv::setNumThreads(1);
+  const facekit::Face* face = astronautFace();
+  if (!face) return state.SkipWithError("no face found on the sample photo");
+  facekit::LandmarkerOptions o;
+  o.detector.model_path = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
+  o.mesh_model_path = FACEKIT_BENCH_MODEL_DIR "/facemesh.safetensors";
+  o.backend = state.range(0) == 0 ? facekit::LandmarkBackend::kLandmark106 : facekit::LandmarkBackend::kMesh;
+  o.model_path = smallModelPath();
+  o.refine_passes = int(state.range(1));
+  o.num_threads = 1;
+  if (o.backend == facekit::LandmarkBackend::kLandmark106 && !std::filesystem::exists(o.model_path))
+    return state.SkipWithError(("facekit-106 model not found: " + o.model_path).c_str());
+  auto lm = facekit::FaceLandmarker::create(o);
+  const facekit::ImageView view = viewOf(astronaut());
+  for (auto _ : state) benchmark::DoNotOptimize(lm->landmark(view, *face).points[0].x);
+}
+
+// The facekit-106 network alone on a ready 96x96 crop (the rest of a pass is the crop).
+void BM_Landmark106Model(benchmark::State& state) {
+  cv::setNumThreads(1);
+  if (!std::filesystem::exists(smallModelPath())) return state.SkipWithError(("facekit-106 model not found: " + smallModelPath()).c_str());
+  facekit::landmarks::Landmark106Net net(smallModelPath());
+  cv::Mat crop;
+  cv::resize(astronaut()(cv::Rect(150, 40, 150, 150)), crop, cv::Size(net.inputSize(), net.inputSize()), 0, 0, cv::INTER_AREA);
+  for (auto _ : state) benchmark::DoNotOptimize(net.run(crop.data).points[0].x);
+}
+
+// dlib's 68-point shape predictor (regression-tree cascade) on the same face box.
+void BM_DlibShape68(benchmark::State& state) {
+  if (!std::filesystem::exists(kDlibPredictor)) return state.SkipWithError("dlib shape predictor not found (Debian libdlib-data)");
+  const facekit::Face* face = astronautFace();
+  if (!face) return state.SkipWithError("no face found on the sample photo");
+  static dlib::shape_predictor sp = [] {
+    dlib::shape_predictor p;
+    dlib::deserialize(kDlibPredictor) >> p;
+    return p;
+  }();
+  const dlib::cv_image<dlib::rgb_pixel> img(astronaut());
+  // The box as tools/cli/dlib_peer.cpp passes it (inclusive pixel corners).
+  const dlib::rectangle box(long(face->box.x1), long(face->box.y1), long(face->box.x2) - 1, long(face->box.y2) - 1);
+  for (auto _ : state) benchmark::DoNotOptimize(sp(img, box).part(0).x());
+}
+
 void ms(benchmark::internal::Benchmark* b) { b->Unit(benchmark::kMillisecond)->UseRealTime(); }
 
 void registerAll() {
+  for (int backend : {0, 1})
+    for (int refine : {0, 1})
+      ms(benchmark::RegisterBenchmark("landmark_face", BM_LandmarkFace)->Args({backend, refine}));
+  ms(benchmark::RegisterBenchmark("landmark106_model", BM_Landmark106Model));
+  ms(benchmark::RegisterBenchmark("dlib_shape68", BM_DlibShape68));
   for (auto& s : kSizes)
     for (int threads : {1, 2}) {
       for (int min_face : {20, 40})
@@ -211,16 +294,53 @@ void writeReport(const Collector& c) {
        << " (includes candidate decoding and NMS), R-Net " << cell(st.at("rnet_ms")) << " (with crops), O-Net " << cell(st.at("onet_ms"))
        << "; landmark model (face mesh, per face) " << cell(get("BM_FacekitLandmarkModel/real_time")) << ".\n";
 
+  // Per-face landmarks: crop + model, 1 thread, the same face (astronaut photo).
+  {
+    auto face_ms = [&](int backend, int refine) {
+      char k[64];
+      std::snprintf(k, sizeof k, "landmark_face/%d/%d/real_time", backend, refine);
+      return get(k);
+    };
+    auto cell3 = [](double v) { char b[32]; std::snprintf(b, sizeof b, v < 0 ? "n/a" : "%.3f ms", v); return std::string(b); };
+    const double small0 = face_ms(0, 0), small1 = face_ms(0, 1), mesh0 = face_ms(1, 0), mesh1 = face_ms(1, 1);
+    const double dlib68 = get("dlib_shape68/real_time");
+    const facekit::Face* face = astronautFace();
+    md << "\nPer-face landmarks, 1 thread, one face of the astronaut photo (" << astronaut().cols << "x" << astronaut().rows;
+    if (face) md << ", facekit's detection " << int(face->box.width()) << "x" << int(face->box.height()) << " px";
+    md << "): `FaceLandmarker::landmark()` = crop + model per pass (refine 0: 1 pass, refine 1: 2 passes), and dlib's "
+          "shape_predictor_68_face_landmarks on the same box. Ratios are time / facekit-106's at the same refine setting "
+          "(dlib: one pass, compared with both).\n\n"
+       << "| method | input | refine 0 (1 pass) | refine 1 (2 passes) | vs facekit-106, refine 0 | vs facekit-106, refine 1 |\n"
+       << "|---|---|---|---|---|---|\n"
+       << "| facekit-106 small model | 96x96 crop | " << cell3(small0) << " | " << cell3(small1) << " | " << ratio(small0, small0) << " | " << ratio(small1, small1) << " |\n"
+       << "| facekit mesh (MediaPipe face mesh) | 192x192 crop | " << cell3(mesh0) << " | " << cell3(mesh1) << " | " << ratio(small0, mesh0)
+       << " | " << ratio(small1, mesh1) << " |\n"
+       << "| dlib shape_predictor_68 | the image | " << cell3(dlib68) << " | " << cell3(dlib68) << " | " << ratio(small0, dlib68) << " | "
+       << ratio(small1, dlib68) << " |\n";
+    auto verdict = [](bool ok) { return ok ? "met" : "NOT met"; };
+    if (small0 > 0)
+      md << "\nTargets: facekit-106 <= 0.15 ms per face: " << cell3(small0) << " with refine 0 (" << verdict(small0 <= 0.15) << "), "
+         << cell3(small1) << " with the default refine 1 (" << verdict(small1 > 0 && small1 <= 0.15) << "); >= 3x faster than dlib's predictor: "
+         << ratio(small0, dlib68) << " (refine 0, " << verdict(dlib68 > 0 && dlib68 / small0 >= 3) << "), " << ratio(small1, dlib68)
+         << " (refine 1, " << verdict(small1 > 0 && dlib68 > 0 && dlib68 / small1 >= 3) << ").\n";
+    md << "The facekit-106 network alone (a ready 96x96 crop): " << cell3(get("landmark106_model/real_time"))
+       << " per run; the face mesh alone (192x192): " << cell3(get("BM_FacekitLandmarkModel/real_time")) << ". Model file: " << smallModelPath()
+       << " (latency does not depend on training).\n";
+  }
+
   // Peak memory of whole CLI runs at 1920x1080.
   const std::string big = "out/bench/scene-1920x1080.png";
   cv::Mat bgr;
   cv::cvtColor(scene(1920, 1080), bgr, cv::COLOR_RGB2BGR);
   cv::imwrite(big, bgr);
   const long det = maxRssKb({FACEKIT_BENCH_CLI, "detect", big, "--model", FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors"});
-  const long lmk = maxRssKb({FACEKIT_BENCH_CLI, "landmarks", big, "--detector-model", FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors",
-                             "--mesh-model", FACEKIT_BENCH_MODEL_DIR "/facemesh.safetensors"});
-  md << "\nPeak memory (VmHWM of the whole `facekit` CLI process, 1920x1080 PNG, 1 thread): detect " << det / 1024 << " MiB, landmarks "
-     << lmk / 1024 << " MiB.\n";
+  const long lmk_mesh = maxRssKb({FACEKIT_BENCH_CLI, "landmarks", big, "--backend", "mesh", "--detector-model",
+                                  FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors", "--mesh-model", FACEKIT_BENCH_MODEL_DIR "/facemesh.safetensors"});
+  const long lmk_small = maxRssKb({FACEKIT_BENCH_CLI, "landmarks", big, "--backend", "landmark106", "--detector-model",
+                                   FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors", "--model", smallModelPath()});
+  auto mib = [](long kb) { return kb < 0 ? std::string("n/a") : std::to_string(kb / 1024) + " MiB"; };
+  md << "\nPeak memory (VmHWM of the whole `facekit` CLI process, 1920x1080 PNG, 1 thread): detect " << mib(det) << ", landmarks "
+     << mib(lmk_small) << " with the facekit-106 backend, " << mib(lmk_mesh) << " with the mesh backend.\n";
   md.close();
   std::ifstream in("out/bench/bench.md");
   std::printf("\n%s\nwrote out/bench/bench.md and out/bench/latency.png\n", std::string(std::istreambuf_iterator<char>(in), {}).c_str());
