@@ -11,6 +11,7 @@ mkdir -p "$cache"
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libopencv-dev opencv-data libxnnpack-dev libpthreadpool-dev
       nlohmann-json3-dev libcli11-dev libmatio-dev libdlib-dev libdlib-data libfmt-dev libgtest-dev libbenchmark-dev
+      libtorch-dev
       npm)
 missing=()
 for p in "${pkgs[@]}"; do

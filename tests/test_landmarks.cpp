@@ -23,6 +23,7 @@ const std::string kMeshModel = std::string(FACEKIT_TEST_MODEL_DIR) + "/facemesh.
 LandmarkerOptions landmarkerOptions() {
   LandmarkerOptions o;
   o.detector.model_path = FACEKIT_TEST_MODEL;
+  o.backend = LandmarkBackend::kMesh;
   o.mesh_model_path = kMeshModel;
   return o;
 }
@@ -251,8 +252,9 @@ TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
   std::filesystem::copy_file(facekit::test::sharedDir() + "/data/faces/couple.jpg", dir + "/in/couple.jpg");
   cv::Mat flat(100, 100, CV_8UC3, cv::Scalar(90, 90, 90));
   saveImage({flat.data, 100, 100, PixelFormat::kRGB, flat.step}, dir + "/in/empty.png");
+  // One pass per face (no mirror, no jitter): exactly what `landmarks` computes, so eval scores ~0.
   const std::string cmd = std::string(FACEKIT_TEST_CLI) + " label --images " + dir + "/in --out " + dir + "/labels.jsonl --detector-model " +
-                          FACEKIT_TEST_MODEL + " --mesh-model " + kMeshModel + " 2>/dev/null";
+                          FACEKIT_TEST_MODEL + " --backend mesh --mesh-model " + kMeshModel + " --jitters 0 --no-mirror 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream f(dir + "/labels.jsonl");
   std::map<std::string, int> per_image;
@@ -275,7 +277,7 @@ TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
   EXPECT_EQ(status["empty.png"], "no_face");
 
   // The labels read back by `facekit eval landmarks --labels`: the same pipeline must score ~0.
-  const std::string eval_cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --labels " + dir + "/labels.jsonl --out " + dir +
+  const std::string eval_cmd = std::string(FACEKIT_TEST_CLI) + " eval landmarks --backends mesh --labels " + dir + "/labels.jsonl --out " + dir +
                                "/eval > /dev/null 2>&1";
   ASSERT_EQ(std::system(eval_cmd.c_str()), 0);
   std::ifstream res(dir + "/eval/results.json");
@@ -285,4 +287,50 @@ TEST(LabelCli, OneLinePerFaceAndNoSilentDrops) {
   EXPECT_GE(m["found"].get<int>(), 2);  // the crop may need the padding only `label` adds
   EXPECT_LT(m["nme_ion"].get<double>(), 1e-3);
   EXPECT_LT(j["pose_mae"]["yaw"].get<double>(), 0.05);
+}
+
+// The default labels: the consensus of 4 passes (image, mirror, two jittered boxes). Close to one
+// pass, each face with its spread, and a face whose passes disagree is marked, never dropped.
+TEST(LabelCli, ConsensusLabelsStayCloseToOnePassAndReportTheirSpread) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string dir = std::filesystem::temp_directory_path() / "facekit-label-consensus-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/in");
+  std::filesystem::copy_file(facekit::test::sharedDir() + "/data/faces/couple.jpg", dir + "/in/couple.jpg");
+  const std::string base = std::string(FACEKIT_TEST_CLI) + " label --images " + dir + "/in --detector-model " + FACEKIT_TEST_MODEL +
+                           " --backend mesh --mesh-model " + kMeshModel;
+  ASSERT_EQ(std::system((base + " --out " + dir + "/one.jsonl --jitters 0 --no-mirror 2>/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system((base + " --out " + dir + "/four.jsonl 2>/dev/null").c_str()), 0);
+  auto read = [](const std::string& path) {
+    std::vector<nlohmann::json> v;
+    std::ifstream f(path);
+    for (std::string line; std::getline(f, line);) v.push_back(nlohmann::json::parse(line));
+    return v;
+  };
+  const auto one = read(dir + "/one.jsonl"), four = read(dir + "/four.jsonl");
+  ASSERT_EQ(one.size(), 2u);
+  ASSERT_EQ(four.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(one[k]["passes"], 1);
+    EXPECT_EQ(four[k]["passes"], 4);
+    EXPECT_EQ(one[k]["spread"].get<double>(), 0.0);
+    EXPECT_GT(four[k]["spread"].get<double>(), 0.0);
+    EXPECT_LT(four[k]["spread"].get<double>(), 0.05);
+    EXPECT_EQ(four[k]["status"], "ok");
+    // Mean distance between the two labellings, in inter-ocular units: small but not zero.
+    const auto& a = one[k]["points"];
+    const auto& b = four[k]["points"];
+    const double iod = std::hypot(a[74][0].get<double>() - a[83][0].get<double>(), a[74][1].get<double>() - a[83][1].get<double>());
+    double d = 0;
+    for (size_t i = 0; i < 106; ++i) d += std::hypot(a[i][0].get<double>() - b[i][0].get<double>(), a[i][1].get<double>() - b[i][1].get<double>());
+    d /= 106 * iod;
+    EXPECT_GT(d, 1e-4);
+    EXPECT_LT(d, 0.03);
+  }
+  // Strict spread limit: every face is kept, marked unstable.
+  ASSERT_EQ(std::system((base + " --out " + dir + "/strict.jsonl --max-spread 0.000001 2>/dev/null").c_str()), 0);
+  const auto strict = read(dir + "/strict.jsonl");
+  ASSERT_EQ(strict.size(), 2u);
+  for (const auto& j : strict) EXPECT_EQ(j["status"], "unstable");
+  std::filesystem::remove_all(dir);
 }

@@ -17,6 +17,7 @@ FaceLandmarker& landmarker() {
   static auto lm = [] {
     LandmarkerOptions o;
     o.detector.model_path = FACEKIT_TEST_MODEL;
+    o.backend = LandmarkBackend::kMesh;
     o.mesh_model_path = std::string(FACEKIT_TEST_MODEL_DIR) + "/facemesh.safetensors";
     return FaceLandmarker::create(o);
   }();
@@ -122,7 +123,7 @@ TEST(Video, CommandWritesAnnotatedVideoAndOneJsonLinePerFrame) {
     }
   }
   const std::string cmd = std::string(FACEKIT_TEST_CLI) + " video " + dir + "/in.avi --out " + dir + "/out.mp4 --json " + dir +
-                          "/frames.jsonl --detector-model " + FACEKIT_TEST_MODEL + " --mesh-model " + FACEKIT_TEST_MODEL_DIR +
+                          "/frames.jsonl --detector-model " + FACEKIT_TEST_MODEL + " --backend mesh --mesh-model " + FACEKIT_TEST_MODEL_DIR +
                           "/facemesh.safetensors 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream f(dir + "/frames.jsonl");

@@ -86,7 +86,9 @@ class FaceDetector {
   virtual const DetectorProfile& lastProfile() const = 0;
 };
 
-// The model path create() uses when options.model_path is empty.
+// The path of a model file when options leave it empty: $FACEKIT_MODEL_DIR/file_name if that
+// variable is set; else the build's models/ folder (converted at setup), or the repository's
+// weights/ folder for the weights facekit ships (landmark106.safetensors).
 std::string defaultModelPath(const std::string& file_name = "mtcnn.safetensors");
 
 // Intersection over union of two boxes (0 when either is empty).

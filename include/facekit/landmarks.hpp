@@ -17,8 +17,15 @@
 // frontal head to the observed one is R = Rz(roll) * Ry(yaw) * Rx(-pitch), angles in that
 // order. Rotating the image clockwise by a adds a to roll; mirroring it negates yaw and roll.
 //
-// Backends: kMesh runs MediaPipe Face Mesh (468 vertices) on each detected face and derives the
-// 106 points and the pose from it (the most accurate facekit has; it also labels training data).
+// Backends:
+//   kLandmark106 (default): facekit's own small model (weights/landmark106.safetensors, 0.26 M
+//     parameters, 7.6 M multiply-accumulates, 96 x 96 crop), trained by facekit-train on labels
+//     the mesh made (docs/landmarks-106.md); points and pose straight from the network.
+//     `confidence` is the detector's score (the model has no face-probability output).
+//   kMesh: MediaPipe Face Mesh (468 vertices) on each face, the 106 points and the pose derived
+//     from it: the teacher, slower (192 x 192 input) and used to label training data.
+// Both frame each face the same way: a crop turned to the detector's eye line, then
+// `refine_passes` re-crops from the previous pass's points.
 //
 // Thread safety: one FaceLandmarker per thread; detect() is not re-entrant.
 #pragma once
@@ -46,13 +53,14 @@ struct FaceLandmarks {
   std::vector<std::array<float, 3>> mesh;        // kMesh only: the 468 vertices, image pixels (z relative)
 };
 
-enum class LandmarkBackend { kMesh };
+enum class LandmarkBackend { kLandmark106, kMesh };
 
 struct LandmarkerOptions {
   DetectorOptions detector;
-  LandmarkBackend backend = LandmarkBackend::kMesh;
-  std::string mesh_model_path;  // empty: defaultModelPath("facemesh.safetensors")
-  float crop_scale = 1.5f;      // crop side / face box side fed to the landmark model
+  LandmarkBackend backend = LandmarkBackend::kLandmark106;
+  std::string model_path;       // kLandmark106; empty: defaultModelPath("landmark106.safetensors")
+  std::string mesh_model_path;  // kMesh; empty: defaultModelPath("facemesh.safetensors")
+  float crop_scale = 1.5f;      // kMesh: crop side / face box side (kLandmark106 frames as it was trained)
   int refine_passes = 1;        // re-crops from the previous landmarks (stabler, +1 model run each)
   int num_threads = 1;
 };

@@ -29,4 +29,10 @@ Image drawLandmarks(const ImageView& image, const std::vector<FaceLandmarks>& fa
 // "pose": {"pitch", "yaw", "roll"}, "confidence"}]}.
 std::string toLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent = -1);
 
+// The JSON object of ModelScope's face_2d_keypoints pipeline, keys in its order:
+//   {"boxes": [[x1, y1, x2, y2], ...], "keypoints": [[[x, y] x 106], ...], "poses": [[pitch, roll, yaw], ...]}
+// (note ModelScope's pose order: pitch, roll, yaw, in degrees). Parallel arrays in the order of
+// `faces`; 2 decimals.
+std::string toModelScopeLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent = -1);
+
 }  // namespace facekit

@@ -1,4 +1,5 @@
-// Detect -> crop (rotated so the eyes are level) -> face mesh -> 106 points + head pose.
+// Detect -> crop (rotated so the eyes are level) -> landmark model (facekit-106 or the face
+// mesh) -> re-crop from its points -> 106 points + head pose.
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -6,7 +7,9 @@
 #include "facekit/landmarks.hpp"
 #include "pipeline/cv_interop.hpp"
 #include "models/facemesh/facemesh.hpp"
+#include "models/landmarks/crop106.hpp"
 #include "models/landmarks/head_pose.hpp"
+#include "models/landmarks/landmark106_net.hpp"
 #include "models/landmarks/layout106.hpp"
 
 namespace facekit {
@@ -29,6 +32,66 @@ struct Crop {
   }
 };
 
+DetectorOptions withThreads(const LandmarkerOptions& o) {
+  DetectorOptions d = o.detector;
+  d.num_threads = o.num_threads;
+  return d;
+}
+
+void checkCommonOptions(const LandmarkerOptions& o) {
+  if (o.refine_passes < 0 || o.refine_passes > 5) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: refine_passes must be in 0..5");
+}
+
+// The crop as RGB, whatever the input's pixel format.
+void toRgb(cv::Mat& patch, PixelFormat format) {
+  if (patch.channels() == 1) cv::cvtColor(patch, patch, cv::COLOR_GRAY2RGB);
+  else if (format == PixelFormat::kBGR) cv::cvtColor(patch, patch, cv::COLOR_BGR2RGB);
+}
+
+float wrapDegrees(double a) {
+  while (a > 180) a -= 360;
+  while (a <= -180) a += 360;
+  return float(a);
+}
+
+class Net106Landmarker final : public FaceLandmarker {
+ public:
+  explicit Net106Landmarker(const LandmarkerOptions& o)
+      : opt_((checkCommonOptions(o), o)),
+        detector_(FaceDetector::create(withThreads(o))),
+        net_(o.model_path.empty() ? defaultModelPath("landmark106.safetensors") : o.model_path, engine::Backend::kFast, o.num_threads) {}
+
+  std::vector<FaceLandmarks> detect(const ImageView& image) override {
+    std::vector<FaceLandmarks> out;
+    for (const Face& f : detector_->detect(image)) out.push_back(landmark(image, f));
+    return out;
+  }
+
+  FaceLandmarks landmark(const ImageView& image, const Face& face) override {
+    const cv::Mat src = matView(image);
+    const int size = net_.inputSize();
+    landmarks::Crop106 crop = landmarks::cropFromFace(face, net_.calibration());
+    FaceLandmarks r;
+    r.face = face;
+    r.confidence = face.score;
+    for (int pass = 0; pass <= opt_.refine_passes; ++pass) {
+      if (pass > 0) crop = landmarks::cropFromPoints(r.points);
+      landmarks::cropPatch(src, crop, size, patch_);
+      toRgb(patch_, image.format);
+      const landmarks::Landmark106Output o = net_.run(patch_.data);
+      for (size_t i = 0; i < o.points.size(); ++i) r.points[i] = crop.toImage(o.points[i].x, o.points[i].y, size);
+      r.pose = {o.pose.pitch, o.pose.yaw, wrapDegrees(o.pose.roll + crop.angle * (180.0 / 3.14159265358979323846))};
+    }
+    return r;
+  }
+
+ private:
+  LandmarkerOptions opt_;
+  std::unique_ptr<FaceDetector> detector_;
+  landmarks::Landmark106Net net_;
+  cv::Mat patch_;
+};
+
 class MeshLandmarker final : public FaceLandmarker {
  public:
   explicit MeshLandmarker(const LandmarkerOptions& o)
@@ -37,7 +100,7 @@ class MeshLandmarker final : public FaceLandmarker {
         mesh_(o.mesh_model_path.empty() ? defaultModelPath("facemesh.safetensors") : o.mesh_model_path, engine::Backend::kFast,
               o.num_threads) {
     if (!(o.crop_scale >= 1.0f && o.crop_scale <= 4.0f)) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: crop_scale must be in [1, 4]");
-    if (o.refine_passes < 0 || o.refine_passes > 5) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: refine_passes must be in 0..5");
+    checkCommonOptions(o);
   }
 
   std::vector<FaceLandmarks> detect(const ImageView& image) override {
@@ -57,8 +120,7 @@ class MeshLandmarker final : public FaceLandmarker {
       if (pass > 0) crop = cropFromMesh(r.mesh);
       cv::warpAffine(src, patch_, crop.toCrop(), cv::Size(facemesh::kInputSize, facemesh::kInputSize), cv::INTER_LINEAR,
                      cv::BORDER_CONSTANT);
-      if (patch_.channels() == 1) cv::cvtColor(patch_, patch_, cv::COLOR_GRAY2RGB);
-      else if (image.format == PixelFormat::kBGR) cv::cvtColor(patch_, patch_, cv::COLOR_BGR2RGB);
+      toRgb(patch_, image.format);
       const facemesh::MeshOutput m = mesh_.run(patch_.data);
       r.mesh.resize(m.mesh.size());
       for (size_t i = 0; i < m.mesh.size(); ++i) r.mesh[i] = crop.toImage(m.mesh[i]);
@@ -70,12 +132,6 @@ class MeshLandmarker final : public FaceLandmarker {
   }
 
  private:
-  static DetectorOptions withThreads(const LandmarkerOptions& o) {
-    DetectorOptions d = o.detector;
-    d.num_threads = o.num_threads;
-    return d;
-  }
-
   // The next crop from the mesh: eye line for the angle, the mesh's extent (in that rotated
   // frame) for centre and size. The mesh spans about the detector's box, so the same scale holds.
   Crop cropFromMesh(const landmarks::Mesh& mesh) const {
@@ -100,7 +156,8 @@ class MeshLandmarker final : public FaceLandmarker {
 }  // namespace
 
 std::unique_ptr<FaceLandmarker> FaceLandmarker::create(const LandmarkerOptions& options) {
-  return std::make_unique<MeshLandmarker>(options);
+  if (options.backend == LandmarkBackend::kMesh) return std::make_unique<MeshLandmarker>(options);
+  return std::make_unique<Net106Landmarker>(options);
 }
 
 }  // namespace facekit

@@ -101,4 +101,17 @@ std::string toLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent)
   return Json{{"faces", arr}}.dump(indent);
 }
 
+std::string toModelScopeLandmarksJson(const std::vector<FaceLandmarks>& faces, int indent) {
+  using Json = nlohmann::ordered_json;
+  Json boxes = Json::array(), keypoints = Json::array(), poses = Json::array();
+  for (const FaceLandmarks& f : faces) {
+    boxes.push_back({round_to(f.face.box.x1, 2), round_to(f.face.box.y1, 2), round_to(f.face.box.x2, 2), round_to(f.face.box.y2, 2)});
+    Json pts = Json::array();
+    for (const Point2f& p : f.points) pts.push_back({round_to(p.x, 2), round_to(p.y, 2)});
+    keypoints.push_back(pts);
+    poses.push_back({round_to(f.pose.pitch, 2), round_to(f.pose.roll, 2), round_to(f.pose.yaw, 2)});
+  }
+  return Json{{"boxes", boxes}, {"keypoints", keypoints}, {"poses", poses}}.dump(indent);
+}
+
 }  // namespace facekit

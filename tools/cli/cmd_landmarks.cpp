@@ -30,7 +30,7 @@ namespace {
 
 struct Args {
   std::vector<std::string> inputs;
-  std::string images, json, draw, out, backend = "mesh";
+  std::string images, json, draw, out, backend = "landmark106", format = "facekit";
   LandmarkerOptions opt;
   double pad = 0.5;
   ConsensusOptions consensus;
@@ -75,12 +75,17 @@ void shift(FaceLandmarks& f, float dx, float dy) {
   for (auto& p : f.mesh) p[0] -= dx, p[1] -= dy;
 }
 
+// The --backend choice into the options (every subcommand here takes it).
+void applyBackend(Args& a) {
+  a.opt.backend = a.backend == "mesh" ? LandmarkBackend::kMesh : LandmarkBackend::kLandmark106;
+}
+
 void runLandmarks(Args& a) {
   auto lm = FaceLandmarker::create(a.opt);
   const int rc = runOnImages(a.inputs, a.json, a.draw, "landmarks", [&](const std::string& file, bool want_drawing) {
     const Image img = loadImage(file);
     const auto faces = lm->detect(img.view());
-    ImageOutput out{toLandmarksJson(faces), {}};
+    ImageOutput out{a.format == "modelscope" ? toModelScopeLandmarksJson(faces) : toLandmarksJson(faces), {}};
     if (want_drawing) {
       auto shown = faces;
       const Image base = a.zoom ? zoomOnFirstFace(img, shown) : img;
@@ -184,7 +189,7 @@ LabelResult labelOne(FaceLandmarker& lm, const std::string& file, const Args& a)
       for (auto& [key, v] : j.items()) line[key] = v;
       line["passes"] = c.passes;
       line["spread"] = std::round(c.spread * 1e4) / 1e4;
-      line["teacher"] = "mediapipe-facemesh";
+      line["teacher"] = a.opt.backend == LandmarkBackend::kMesh ? "mediapipe-facemesh" : "facekit-landmark106";
       r.lines.push_back(line.dump());
       ++r.faces;
       r.low += f.confidence < 0.5f;
@@ -277,17 +282,27 @@ void registerLandmarks(CLI::App& app) {
     c->add_option("--min-face", args->opt.detector.min_face_size, "smallest face, pixels")->capture_default_str();
     c->add_option("--detector-model", args->opt.detector.model_path, "MTCNN model file");
     c->add_option("--mesh-model", args->opt.mesh_model_path, "face mesh model file");
+    c->add_option("--model", args->opt.model_path, "facekit-106 model file (default: " + defaultModelPath("landmark106.safetensors") + ")");
+    c->add_option("--backend", args->backend, "landmark106: facekit's small model (default); mesh: the MediaPipe face mesh teacher")
+        ->check(CLI::IsMember({"landmark106", "mesh"}))
+        ->capture_default_str();
+    c->add_option("--refine", args->opt.refine_passes, "re-crops from the previous pass's points")->capture_default_str();
     c->add_flag("--all-orientations", args->opt.detector.all_orientations, "also find faces turned sideways or upside down (~4x time)");
   };
   auto* lm = app.add_subcommand("landmarks", "106-point landmarks and head pose (JSON)");
   common(lm);
   lm->add_option("images", args->inputs, "image files or folders")->required();
-  lm->add_option("--backend", args->backend, "mesh: MediaPipe face mesh teacher")->check(CLI::IsMember({"mesh"}));
+  lm->add_option("--format", args->format, "facekit: {faces: [...]}; modelscope: face_2d_keypoints' {boxes, keypoints, poses}")
+      ->check(CLI::IsMember({"facekit", "modelscope"}))
+      ->capture_default_str();
   lm->add_option("--json", args->json, "write the JSON here instead of stdout");
   lm->add_option("--draw", args->draw, "write annotated copies: a file (one image) or a folder");
   lm->add_flag("--indices", args->indices, "with --draw: write each point's index");
   lm->add_flag("--zoom", args->zoom, "with --draw: show only the first face, enlarged to 1000 x 1000");
-  lm->callback([args] { runLandmarks(*args); });
+  lm->callback([args] {
+    applyBackend(*args);
+    runLandmarks(*args);
+  });
 
   auto* video = app.add_subcommand("video", "landmarks on every frame of a video, smoothed; annotated video and JSON lines");
   common(video);
@@ -295,7 +310,10 @@ void registerLandmarks(CLI::App& app) {
   video->add_option("--out", args->out, "annotated video (.mp4)");
   video->add_option("--json", args->json, "one JSON line per frame: {frame, time, faces}");
   video->add_flag("--no-smooth", args->no_smooth, "raw per-frame landmarks (no One Euro smoothing)");
-  video->callback([args] { runVideo(*args); });
+  video->callback([args] {
+    applyBackend(*args);
+    runVideo(*args);
+  });
 
   auto* label = app.add_subcommand("label", "label a folder with 106 points + pose (JSON lines, one per face)");
   common(label);
@@ -310,6 +328,7 @@ void registerLandmarks(CLI::App& app) {
       ->capture_default_str();
   label->callback([args] {
     args->consensus.mirror = !args->no_mirror;
+    applyBackend(*args);
     runLabel(*args);
   });
 
@@ -317,7 +336,10 @@ void registerLandmarks(CLI::App& app) {
   common(tmpl);
   tmpl->add_option("--images", args->images, "image folder")->required();
   tmpl->add_option("--out", args->out, "output CSV (data/pose_template.csv)")->required();
-  tmpl->callback([args] { runTemplate(*args); });
+  tmpl->callback([args] {
+    args->opt.backend = LandmarkBackend::kMesh;  // the template is made of meshes
+    runTemplate(*args);
+  });
 }
 
 }  // namespace facekit::cli

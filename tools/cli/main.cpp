@@ -15,6 +15,7 @@
 #include "cmd_eval.hpp"
 #include "cmd_info.hpp"
 #include "cmd_landmarks.hpp"
+#include "cmd_train.hpp"
 #include "inputs.hpp"
 
 namespace fs = std::filesystem;
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   cli::registerEval(app);
   cli::registerInfo(app);
   cli::registerLandmarks(app);
+  cli::registerTrain(app);
 
   try {
     app.parse(argc, argv);

@@ -56,6 +56,7 @@ DataOptions DataOptions::fromConfig(const Json& d) {
   o.max_spread = get<double>(d, "max_spread");
   o.region_px = get<int>(d, "region_px");
   o.max_faces = size_t(std::max(0, get<int>(d, "max_faces")));
+  o.large_pose_repeat = d.contains("large_pose_repeat") ? std::max(1, get<int>(d, "large_pose_repeat")) : 1;
   return o;
 }
 
@@ -74,6 +75,15 @@ AugmentOptions AugmentOptions::fromConfig(const Json& a) {
   o.occlusion_prob = get<double>(a, "occlusion_prob");
   o.noise_prob = get<double>(a, "noise_prob");
   return o;
+}
+
+std::vector<size_t> epochIndices(const std::vector<FaceSample>& train, int large_pose_repeat) {
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < train.size(); ++i) {
+    const bool large = std::fabs(train[i].pose.yaw) >= 30 || std::fabs(train[i].pose.pitch) >= 25;
+    for (int r = 0; r < (large ? large_pose_repeat : 1); ++r) idx.push_back(i);
+  }
+  return idx;
 }
 
 bool isValidationImage(const std::string& image_path, double val_fraction) {

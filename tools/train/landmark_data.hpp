@@ -37,6 +37,9 @@ struct DataOptions {
   int region_px = 192;
   double region_scale = 2.6;        // region side / extent of the 106 points
   size_t max_faces = 0;             // 0: all
+  // Faces turned far (|yaw| >= 30 or |pitch| >= 25 degrees) are rare in photo collections; each
+  // appears this many times per epoch (1: no oversampling).
+  int large_pose_repeat = 1;
   static DataOptions fromConfig(const Json& data);
 };
 
@@ -67,6 +70,9 @@ struct Dataset {
 // machine), loads the regions (2 threads). Throws facekit::Error on unreadable label files or
 // when no face is usable.
 Dataset loadDataset(const DataOptions& opt, int threads);
+
+// The training faces of one epoch (unshuffled): every index once, large poses repeated.
+std::vector<size_t> epochIndices(const std::vector<FaceSample>& train, int large_pose_repeat);
 
 // Which side of the fixed split a file falls on.
 bool isValidationImage(const std::string& image_path, double val_fraction);

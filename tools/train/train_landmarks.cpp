@@ -204,6 +204,26 @@ int loadCheckpoint(const std::string& path, LandmarkNet& net, torch::optim::Opti
   }
 }
 
+// The exported model: the graph, plus what the pipeline needs to frame faces as in training.
+void exportModel(LandmarkNet& net, const Dataset& ds, const Json& cfg, const std::string& work_dir, const std::string& training) {
+  const int size = net->spec().input_size;
+  engine::ModelFile model = net->exportModel();
+  model.metadata["facekit.model"] = "landmark106";
+  model.metadata["input"] = std::to_string(size) + "x" + std::to_string(size) + " RGB crop (crop106.hpp framing), (pixel - 127.5) / 128";
+  model.metadata["input_size"] = std::to_string(size) + "x" + std::to_string(size) + "x3";
+  model.metadata["output"] = "215 values: 106 (x, y) in crop units [0, 1], then pitch, yaw, roll in units of 90 degrees (roll relative to the crop)";
+  std::ostringstream k;
+  k << std::setprecision(6) << ds.calibration.scale << "," << ds.calibration.dx << "," << ds.calibration.dy;
+  model.metadata["crop.box_calibration"] = k.str();
+  model.metadata["crop.points_scale"] = std::to_string(landmarks::kPointsCropScale);
+  model.metadata["training"] = training;
+  model.metadata["config"] = cfg.dump();
+  model.metadata["licence"] = get<std::string>(cfg, "licence");
+  const fs::path out = fs::path(work_dir) / (get<std::string>(cfg, "model.name") + ".safetensors");
+  writeAtomically(out, [&](const std::string& tmp) { model.save(tmp); });
+  std::cerr << "facekit-train: wrote " << out.string() << "\n";
+}
+
 NetSpec specFromConfig(const Json& cfg) {
   NetSpec s;
   s.input_size = get<int>(cfg, "model.input_size");
@@ -223,6 +243,8 @@ int run(int argc, char** argv) {
   app.add_option("--finetune", finetune, "start from this exported facekit model (batch norms frozen)");
   app.add_option("--resume", resume, "continue from a checkpoint (DIR/latest.pt)");
   int dump_examples = 0;
+  std::string export_checkpoint;
+  app.add_option("--export-checkpoint", export_checkpoint, "export this checkpoint to DIR/<model.name>.safetensors, then stop (same config and data)");
   app.add_option("--dump-examples", dump_examples, "write this many augmented training crops with their targets to DIR/examples.png, then stop");
   try {
     app.parse(argc, argv);
@@ -292,6 +314,12 @@ int run(int argc, char** argv) {
   const double lr = get<double>(cfg, "optimizer.lr"), wd = get<double>(cfg, "optimizer.weight_decay");
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(lr).weight_decay(wd));
   int start_epoch = 1;
+  if (!export_checkpoint.empty()) {
+    const int epoch = loadCheckpoint(export_checkpoint, net, opt);
+    net->eval();
+    exportModel(net, ds, cfg, work_dir, "facekit-train, checkpoint " + fs::path(export_checkpoint).filename().string() + " (epoch " + std::to_string(epoch) + ")");
+    return 0;
+  }
   if (!resume.empty()) start_epoch = loadCheckpoint(resume, net, opt) + 1;
 
   const int epochs = get<int>(cfg, "train.max_epochs"), batch = get<int>(cfg, "train.batch_size");
@@ -301,7 +329,8 @@ int run(int argc, char** argv) {
   const double wing_w = get<double>(cfg, "loss.wing_w"), wing_eps = get<double>(cfg, "loss.wing_eps"), pose_w = get<double>(cfg, "loss.pose_weight");
   if (epochs < 1 || batch < 1 || log_interval < 1 || val_interval < 1) throw Error(Error::Code::kInvalidArgument, "config: epochs, batch size and intervals must be >= 1");
   const int size = spec.input_size;
-  const size_t per_epoch = std::max<size_t>(1, ds.train.size() / size_t(batch));
+  const std::vector<size_t> epoch_indices = epochIndices(ds.train, dopt.large_pose_repeat);
+  const size_t per_epoch = std::max<size_t>(1, epoch_indices.size() / size_t(batch));
   const size_t bsz = std::min<size_t>(size_t(batch), ds.train.size());
 
   logLine({{"mode", "meta"}, {"config", cfg}, {"config_file", config_path}, {"overrides", overrides}, {"finetune", finetune}, {"resume", resume},
@@ -314,8 +343,7 @@ int run(int argc, char** argv) {
   const size_t total_iters = per_epoch * size_t(epochs - start_epoch + 1);
   for (int epoch = start_epoch; epoch <= epochs; ++epoch) {
     net->train();
-    std::vector<size_t> order(ds.train.size());
-    std::iota(order.begin(), order.end(), 0);
+    std::vector<size_t> order = epoch_indices;
     std::mt19937_64 shuffle_rng(uint64_t(seed) * 1000003ull + uint64_t(epoch));
     std::shuffle(order.begin(), order.end(), shuffle_rng);
     auto seedOf = [&](size_t it) { return uint64_t(seed) * 0x100000001B3ull ^ (uint64_t(epoch) << 32) ^ it; };
@@ -368,24 +396,9 @@ int run(int argc, char** argv) {
     saveCheckpoint(fs::path(work_dir) / "latest.pt", net, opt, epoch);
   }
 
-  engine::ModelFile model = net->exportModel();
-  model.metadata["facekit.model"] = "landmark106";
-  model.metadata["input"] = std::to_string(size) + "x" + std::to_string(size) + " RGB crop (crop106.hpp framing), (pixel - 127.5) / 128";
-  model.metadata["input_size"] = std::to_string(size) + "x" + std::to_string(size) + "x3";
-  model.metadata["output"] = "215 values: 106 (x, y) in crop units [0, 1], then pitch, yaw, roll in units of 90 degrees (roll relative to the crop)";
-  {
-    std::ostringstream k;
-    k << std::setprecision(6) << ds.calibration.scale << "," << ds.calibration.dx << "," << ds.calibration.dy;
-    model.metadata["crop.box_calibration"] = k.str();
-    model.metadata["crop.points_scale"] = std::to_string(landmarks::kPointsCropScale);
-  }
-  model.metadata["training"] = "facekit-train, " + std::to_string(epochs) + " epochs, " + std::to_string(ds.train.size()) + " faces" +
-                               (finetune.empty() ? "" : ", fine-tuned from " + fs::path(finetune).filename().string());
-  model.metadata["config"] = cfg.dump();
-  model.metadata["licence"] = get<std::string>(cfg, "licence");
-  const fs::path out = fs::path(work_dir) / (get<std::string>(cfg, "model.name") + ".safetensors");
-  writeAtomically(out, [&](const std::string& tmp) { model.save(tmp); });
-  std::cerr << "facekit-train: wrote " << out.string() << " and " << log_path.string() << "\n";
+  exportModel(net, ds, cfg, work_dir, "facekit-train, " + std::to_string(epochs) + " epochs, " + std::to_string(ds.train.size()) + " faces" +
+              (finetune.empty() ? "" : ", fine-tuned from " + fs::path(finetune).filename().string()));
+  std::cerr << "facekit-train: log " << log_path.string() << "\n";
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // The MTCNN cascade: image pyramid -> P-Net proposals -> R-Net refinement -> O-Net boxes and
 // 5 landmarks, with the thresholds and NMS settings of the original paper's code.
+#include <fstream>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -366,7 +367,10 @@ std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorOptions& option
 
 std::string defaultModelPath(const std::string& file_name) {
   if (const char* dir = std::getenv("FACEKIT_MODEL_DIR"); dir && *dir) return std::string(dir) + "/" + file_name;
-  return std::string(FACEKIT_SOURCE_MODEL_DIR) + "/" + file_name;
+  // Converted models (make models) live in models/, weights that the repository ships in weights/.
+  const std::string converted = std::string(FACEKIT_SOURCE_MODEL_DIR) + "/" + file_name;
+  const std::string shipped = std::string(FACEKIT_SOURCE_WEIGHTS_DIR) + "/" + file_name;
+  return !std::ifstream(converted) && std::ifstream(shipped) ? shipped : converted;
 }
 
 float iou(const Box& a, const Box& b) {
