@@ -206,3 +206,24 @@ TEST(Landmark106, ForeignOrMissingModelIsAOneLineError) {
   o.model_path = "/nonexistent/landmark106.safetensors";
   EXPECT_THROW(FaceLandmarker::create(o), Error);
 }
+
+// Following a face from its previous points (video): the face moved by a few pixels is found
+// where it went, the derived box agrees with the detector's, the 5 points come from the 106.
+TEST(Landmark106, TrackFollowsAFaceFromItsPreviousPoints) {
+  for (auto backend : {LandmarkBackend::kLandmark106, LandmarkBackend::kMesh}) {
+    auto lm = FaceLandmarker::create(options(backend));
+    auto det = FaceDetector::create(test::testOptions());
+    const auto first = lm->detect(astronaut().view());
+    ASSERT_EQ(first.size(), 1u);
+    cv::Mat img = asMat(astronaut()), moved;
+    cv::warpAffine(img, moved, cv::Matx23d(1, 0, 9, 0, 1, -6), img.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    const FaceLandmarks t = lm->track(viewOf(moved), first[0]);
+    std::array<Point2f, kNumLandmarks106> want = first[0].points;
+    for (auto& p : want) p.x += 9, p.y -= 6;
+    EXPECT_LT(nme106(t.points, want), 0.04) << int(backend);
+    const auto found = det->detect(viewOf(moved));
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_GT(iou(t.face.box, found[0].box), 0.6) << int(backend);
+    EXPECT_EQ(t.face.landmarks[2].x, t.points[64].x);
+  }
+}

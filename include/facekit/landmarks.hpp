@@ -71,8 +71,14 @@ class FaceLandmarker {
   virtual ~FaceLandmarker() = default;
   // Detects faces, then landmarks each one.
   virtual std::vector<FaceLandmarks> detect(const ImageView& image) = 0;
-  // Landmarks a face already detected (or tracked) in `image`.
+  // Landmarks a face already detected in `image`.
   virtual FaceLandmarks landmark(const ImageView& image, const Face& face) = 0;
+  // Landmarks a face followed from an earlier frame, without a detection: the crop comes from
+  // `previous`'s points (their eye line and extent, so any roll works), one model pass. The
+  // result's face box and 5 points are derived from the new points (box in the detector's
+  // convention; 5 points: eye centres 74 / 83, nose tip 64, mouth corners 84 / 90); its score
+  // is carried over from `previous` (verify it, e.g. with FaceDetector::verify, to end lost tracks).
+  virtual FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) = 0;
 };
 
 // The facekit-106 layout as data: names and the mirror map (point i <-> its twin when the

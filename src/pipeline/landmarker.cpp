@@ -48,6 +48,20 @@ void toRgb(cv::Mat& patch, PixelFormat format) {
   else if (format == PixelFormat::kBGR) cv::cvtColor(patch, patch, cv::COLOR_BGR2RGB);
 }
 
+// A face in the detector's convention from 106 points: the box framing inverted (the box the
+// detector would give for a face framed like this), the 5 points from their 106-point twins.
+Face faceFromPoints(const std::array<Point2f, kNumLandmarks106>& p, const landmarks::BoxCalibration& k, float score) {
+  const landmarks::Crop106 c = landmarks::cropFromPoints(p);
+  const double side = c.side / k.scale, cs = std::cos(c.angle), sn = std::sin(c.angle);
+  const double ox = k.dx * side, oy = k.dy * side;
+  const double bx = c.cx - (cs * ox - sn * oy), by = c.cy - (sn * ox + cs * oy);
+  Face f;
+  f.score = score;
+  f.box = {float(bx - side / 2), float(by - side / 2), float(bx + side / 2), float(by + side / 2)};
+  f.landmarks = {p[74], p[83], p[64], p[84], p[90]};
+  return f;
+}
+
 float wrapDegrees(double a) {
   while (a > 180) a -= 360;
   while (a <= -180) a += 360;
@@ -68,13 +82,28 @@ class Net106Landmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks landmark(const ImageView& image, const Face& face) override {
-    const cv::Mat src = matView(image);
-    const int size = net_.inputSize();
-    landmarks::Crop106 crop = landmarks::cropFromFace(face, net_.calibration());
     FaceLandmarks r;
     r.face = face;
     r.confidence = face.score;
-    for (int pass = 0; pass <= opt_.refine_passes; ++pass) {
+    run(image, landmarks::cropFromFace(face, net_.calibration()), opt_.refine_passes, r);
+    return r;
+  }
+
+  FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) override {
+    FaceLandmarks r;
+    r.face.score = previous.face.score;
+    r.confidence = previous.confidence;
+    run(image, landmarks::cropFromPoints(previous.points), 0, r);
+    r.face = faceFromPoints(r.points, net_.calibration(), previous.face.score);
+    return r;
+  }
+
+ private:
+  // Model passes from a first crop: each later pass re-crops from the previous pass's points.
+  void run(const ImageView& image, landmarks::Crop106 crop, int refine_passes, FaceLandmarks& r) {
+    const cv::Mat src = matView(image);
+    const int size = net_.inputSize();
+    for (int pass = 0; pass <= refine_passes; ++pass) {
       if (pass > 0) crop = landmarks::cropFromPoints(r.points);
       landmarks::cropPatch(src, crop, size, patch_);
       toRgb(patch_, image.format);
@@ -82,10 +111,8 @@ class Net106Landmarker final : public FaceLandmarker {
       for (size_t i = 0; i < o.points.size(); ++i) r.points[i] = crop.toImage(o.points[i].x, o.points[i].y, size);
       r.pose = {o.pose.pitch, o.pose.yaw, wrapDegrees(o.pose.roll + crop.angle * (180.0 / 3.14159265358979323846))};
     }
-    return r;
   }
 
- private:
   LandmarkerOptions opt_;
   std::unique_ptr<FaceDetector> detector_;
   landmarks::Landmark106Net net_;
@@ -110,13 +137,33 @@ class MeshLandmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks landmark(const ImageView& image, const Face& face) override {
-    const cv::Mat src = matView(image);
     const Point2f le = face.landmarks[0], re = face.landmarks[1];
-    Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
-              opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};
-    FaceLandmarks r;
+    const Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
+                    opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};
+    FaceLandmarks r = runMesh(image, crop, opt_.refine_passes);
     r.face = face;
-    for (int pass = 0; pass <= opt_.refine_passes; ++pass) {
+    return r;
+  }
+
+  FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) override {
+    if (previous.mesh.size() != size_t(facemesh::kVertices))
+      throw Error(Error::Code::kInvalidArgument, "FaceLandmarker::track: the mesh backend needs the previous frame's mesh");
+    FaceLandmarks r = runMesh(image, cropFromMesh(previous.mesh), 0);
+    r.face = previous.face;
+    // The mesh spans about the detector's box: its extent is the box.
+    float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
+    for (const auto& q : r.mesh) x0 = std::min(x0, q[0]), y0 = std::min(y0, q[1]), x1 = std::max(x1, q[0]), y1 = std::max(y1, q[1]);
+    r.face.box = {x0, y0, x1, y1};
+    const auto& p = r.points;
+    r.face.landmarks = {p[74], p[83], p[64], p[84], p[90]};
+    return r;
+  }
+
+ private:
+  FaceLandmarks runMesh(const ImageView& image, Crop crop, int refine_passes) {
+    const cv::Mat src = matView(image);
+    FaceLandmarks r;
+    for (int pass = 0; pass <= refine_passes; ++pass) {
       if (pass > 0) crop = cropFromMesh(r.mesh);
       cv::warpAffine(src, patch_, crop.toCrop(), cv::Size(facemesh::kInputSize, facemesh::kInputSize), cv::INTER_LINEAR,
                      cv::BORDER_CONSTANT);
@@ -131,7 +178,6 @@ class MeshLandmarker final : public FaceLandmarker {
     return r;
   }
 
- private:
   // The next crop from the mesh: eye line for the angle, the mesh's extent (in that rotated
   // frame) for centre and size. The mesh spans about the detector's box, so the same scale holds.
   Crop cropFromMesh(const landmarks::Mesh& mesh) const {
