@@ -61,7 +61,10 @@ struct LandmarkerOptions {
   std::string model_path;       // kLandmark106; empty: defaultModelPath("landmark106.safetensors")
   std::string mesh_model_path;  // kMesh; empty: defaultModelPath("facemesh.safetensors")
   float crop_scale = 1.5f;      // kMesh: crop side / face box side (kLandmark106 frames as it was trained)
-  int refine_passes = 1;        // re-crops from the previous landmarks (stabler, +1 model run each)
+  // Re-crops from the previous pass's points, +1 model run each; -1: the backend's default
+  // (landmark106: 0, since on its validation split a second pass changes NME by < 0.0005 and
+  // costs 2x; mesh: 1, which lowers its AFLW2000 error from 0.161 to 0.122).
+  int refine_passes = -1;
   int num_threads = 1;
 };
 

@@ -39,7 +39,7 @@ DetectorOptions withThreads(const LandmarkerOptions& o) {
 }
 
 void checkCommonOptions(const LandmarkerOptions& o) {
-  if (o.refine_passes < 0 || o.refine_passes > 5) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: refine_passes must be in 0..5");
+  if (o.refine_passes < -1 || o.refine_passes > 5) throw Error(Error::Code::kInvalidArgument, "LandmarkerOptions: refine_passes must be in 0..5 (or -1: the backend's default)");
 }
 
 // The crop as RGB, whatever the input's pixel format.
@@ -85,7 +85,7 @@ class Net106Landmarker final : public FaceLandmarker {
     FaceLandmarks r;
     r.face = face;
     r.confidence = face.score;
-    run(image, landmarks::cropFromFace(face, net_.calibration()), opt_.refine_passes, r);
+    run(image, landmarks::cropFromFace(face, net_.calibration()), opt_.refine_passes < 0 ? 0 : opt_.refine_passes, r);
     return r;
   }
 
@@ -140,7 +140,7 @@ class MeshLandmarker final : public FaceLandmarker {
     const Point2f le = face.landmarks[0], re = face.landmarks[1];
     const Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
                     opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};
-    FaceLandmarks r = runMesh(image, crop, opt_.refine_passes);
+    FaceLandmarks r = runMesh(image, crop, opt_.refine_passes < 0 ? 1 : opt_.refine_passes);
     r.face = face;
     return r;
   }

@@ -107,7 +107,10 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
       } catch (const Json::parse_error&) {
         throw Error(Error::Code::kInvalidArgument, file + ":" + std::to_string(line_no) + ": not a JSON line");
       }
-      if (j.value("status", "") != "ok") {
+      // "unstable" faces (the label passes disagreed beyond the labeller's limit) are judged
+      // again by this config's own max_spread below; low-confidence and no-face lines never count.
+      const std::string status = j.value("status", "");
+      if (status != "ok" && status != "unstable") {
         ++ds.skipped_status;
         continue;
       }
@@ -129,7 +132,7 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
           ++ds.skipped_small;
           continue;
         }
-        if (j.value("spread", 0.0) > opt.max_spread) {
+        if (j.value("spread", status == "ok" ? 0.0 : 1.0) > opt.max_spread) {
           ++ds.skipped_spread;
           continue;
         }
