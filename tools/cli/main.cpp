@@ -16,6 +16,7 @@
 #include "cmd_info.hpp"
 #include "cmd_landmarks.hpp"
 #include "cmd_train.hpp"
+#include "cmd_serve.hpp"
 #include "inputs.hpp"
 
 namespace fs = std::filesystem;
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   cli::registerInfo(app);
   cli::registerLandmarks(app);
   cli::registerTrain(app);
+  cli::registerServe(app);
 
   try {
     app.parse(argc, argv);
