@@ -1,15 +1,18 @@
 # The two commands of the README:
 #   make demo   installs what is missing, fetches + converts the models, builds, and detects
 #               faces on the bundled sample photo (out/demo.json, out/demo.jpg)
-#   make test   the same setup, then builds and runs the whole test suite (ctest)
+#   make test   the same setup, then builds and runs the whole test suite: ctest, then the pytest suite
+#               (Python module, facekit serve, the installed C++ package, the demo page in headless Chromium)
 # Also: make bench (latency vs OpenCV Haar, dlib HOG, YuNet), make eval (WIDER FACE subset AP,
 # landmark NME and pose error, with peers), make clean.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+# Debian's python (numpy, pytest, selenium are Debian packages), whatever python3 comes first on PATH
+PYTHON ?= /usr/bin/python3
 MODEL := models/mtcnn.safetensors
 MESH := models/facemesh.safetensors
 
-.PHONY: setup build models demo test bench eval clean model labels
+.PHONY: setup build models demo test test-python bench eval clean model labels
 
 setup:
 	@bash scripts/setup.sh
@@ -35,6 +38,10 @@ demo: models
 
 test: models
 	@cd $(BUILD) && ctest --output-on-failure -j 2
+	@$(MAKE) --no-print-directory test-python
+
+test-python:
+	@FACEKIT_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests
 
 bench: models
 	@$(BUILD)/bench/facekit_bench_layers --benchmark_min_time=0.2

@@ -12,6 +12,8 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libopencv-dev opencv-data libxnnpack-dev libpthreadpool-dev
       nlohmann-json3-dev libcli11-dev libmatio-dev libdlib-dev libdlib-data libfmt-dev libgtest-dev libbenchmark-dev
       libtorch-dev
+      pybind11-dev python3-dev python3-numpy python3-pytest python3-setuptools python3-pip python3-venv
+      libcpp-httplib-dev curl chromium chromium-driver python3-selenium
       npm)
 missing=()
 for p in "${pkgs[@]}"; do
