@@ -1,7 +1,14 @@
 #include "engine/model_file.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -26,13 +33,67 @@ std::string shapeString(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-std::string readFileBytes(const std::string& path) {
+std::string readFileBytes(const std::string& path) { return readFileBytes(path, UINT64_MAX); }
+
+std::string readFileBytes(const std::string& path, uint64_t max_bytes) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(Error::Code::kIoError, "cannot open " + path + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
+  auto too_big = [&] {
+    throw Error(Error::Code::kIoError, path + ": file is larger than " + std::to_string(max_bytes) + " bytes");
+  };
+  std::string out;
+  std::error_code ec;
+  const auto size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : uintmax_t(0);
+  if (!ec && size > max_bytes) too_big();
+  if (!ec && size) out.reserve(size_t(size));
+  char buf[65536];
+  while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+    out.append(buf, size_t(f.gcount()));
+    if (out.size() > max_bytes) too_big();
+  }
   if (f.bad()) throw Error(Error::Code::kIoError, "cannot read " + path);
-  return ss.str();
+  return out;
+}
+
+void writeFileAtomically(const std::string& path, const std::string& bytes) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  // A name no other writer uses: process id, a per-process counter and the time.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(counter++) + "-" +
+                                  std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000)))
+                              .string();
+  auto fail = [&](const std::string& what, int err) {
+    ::unlink(tmp.c_str());
+    throw Error(Error::Code::kIoError, "cannot write " + path + ": " + what + (err ? std::string(": ") + std::strerror(err) : ""));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // mode as umask allows, like ofstream
+  if (fd < 0) throw Error(Error::Code::kIoError, "cannot write " + path + ": " + std::strerror(errno));
+  long pause_ms = 0;
+  if (const char* e = std::getenv("FACEKIT_TEST_WRITE_PAUSE_MS")) pause_ms = std::atol(e);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    size_t n = bytes.size() - done;
+    if (pause_ms > 0 && done < bytes.size() / 2) n = bytes.size() / 2 - done;
+    const ssize_t w = ::write(fd, bytes.data() + done, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const int err = errno;
+      ::close(fd);
+      fail("write error", w < 0 ? err : 0);
+    }
+    done += size_t(w);
+    if (pause_ms > 0 && done == bytes.size() / 2) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("fsync", err);
+  }
+  if (::close(fd) != 0) fail("close", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
 }
 
 ModelFile ModelFile::load(const std::string& path) { return parse(readFileBytes(path), path); }
@@ -68,11 +129,19 @@ ModelFile ModelFile::parse(const std::string& bytes, const std::string& origin) 
     } catch (const std::exception&) {
       bad(origin, "tensor '" + name + "' has a malformed shape");
     }
-    size_t numel = 1;
+    // The element count, without overflow: a header may claim terabytes (e.g. [2^31, 2^31, 4],
+    // whose byte count wraps to 0 in 64 bits); anything beyond the file's data is refused here.
+    uint64_t numel = 1;
+    bool zero = false, too_big = false;
     for (auto d : t.shape) {
       if (d < 0 || d > (int64_t(1) << 31)) bad(origin, "tensor '" + name + "' has a bad dimension");
-      numel *= size_t(d);
+      if (d == 0) zero = true;
+      else if (__builtin_mul_overflow(numel, uint64_t(d), &numel) || numel > data_size / sizeof(float)) too_big = true;
     }
+    if (zero) numel = 0;
+    else if (too_big)
+      bad(origin, "tensor '" + name + "' has shape " + shapeString(t.shape) + ", more data than the file's " + std::to_string(data_size) +
+                      " bytes (truncated or corrupt)");
     const auto off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       bad(origin, "tensor '" + name + "' has malformed data_offsets");
@@ -121,12 +190,6 @@ std::string ModelFile::serialize() const {
   return out;
 }
 
-void ModelFile::save(const std::string& path) const {
-  const std::string bytes = serialize();
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(Error::Code::kIoError, "cannot write " + path + ": " + std::strerror(errno));
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-  if (!f) throw Error(Error::Code::kIoError, "error writing " + path);
-}
+void ModelFile::save(const std::string& path) const { writeFileAtomically(path, serialize()); }
 
 }  // namespace facekit::engine

@@ -29,6 +29,7 @@ class ModelFile {
   static ModelFile load(const std::string& path);
   // Parses an in-memory image of a file; `origin` names it in error messages.
   static ModelFile parse(const std::string& bytes, const std::string& origin);
+  // Writes serialize() with writeFileAtomically: a kill or a failure never leaves a truncated model.
   void save(const std::string& path) const;
   std::string serialize() const;
 
@@ -48,5 +49,16 @@ class ModelFile {
 std::string shapeString(const std::vector<int64_t>& s);
 // Reads a whole file; throws facekit::Error(kIoError) naming the path if it cannot.
 std::string readFileBytes(const std::string& path);
+// The same, refusing (kIoError) a file of more than max_bytes (also for pipes and devices, whose
+// size is only known by reading).
+std::string readFileBytes(const std::string& path, uint64_t max_bytes);
+
+// Writes `bytes` to a new file beside `path` (same folder, so the same file system), flushes it
+// to disk and renames it over `path`: readers see the old file or the complete new one, never a
+// part, even if the process is killed. On failure the temporary file is removed and
+// facekit::Error(kIoError) names `path`; an earlier file at `path` is left as it was.
+// Test hook: with FACEKIT_TEST_WRITE_PAUSE_MS=N in the environment, the writer sleeps N ms
+// after writing half of the bytes (so a test can kill it mid-write).
+void writeFileAtomically(const std::string& path, const std::string& bytes);
 
 }  // namespace facekit::engine
