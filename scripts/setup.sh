@@ -14,6 +14,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libtorch-dev
       pybind11-dev python3-dev python3-numpy python3-pytest python3-setuptools python3-pip python3-venv
       libcpp-httplib-dev curl chromium chromium-driver python3-selenium
+      libjpeg-dev zlib1g-dev
       npm)
 missing=()
 for p in "${pkgs[@]}"; do

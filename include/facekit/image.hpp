@@ -1,8 +1,9 @@
 // Images in and out of facekit.
 //
 // ImageView is a non-owning view of 8-bit pixels that every facekit call takes; Image owns its
-// pixels. loadImage() is the checked way in from a file: it rejects, with a one-line message,
-// everything facekit cannot process faithfully (see its contract) instead of guessing.
+// pixels. loadImage() is the checked way in from a file (loadImageFromMemory() from bytes): it
+// checks the header before anything is decoded, decodes what OpenCV's imread would, and
+// rejects with a one-line message what cannot be decoded or exceeds the limits (see its contract).
 //
 // Thread safety: all functions here are safe to call concurrently on different images.
 #pragma once
@@ -42,20 +43,36 @@ struct Image {
 
 struct LoadOptions {
   // Files whose header declares more pixels than this are rejected before decoding, so a
-  // malicious 30000 x 30000 header cannot make facekit allocate gigabytes.
+  // malicious 30000 x 30000 header cannot make facekit allocate gigabytes. Files larger than
+  // 8 bytes a pixel of this (16-bit RGBA, uncompressed) plus 1 MiB are not read at all.
   uint64_t max_pixels = 200'000'000;
-  int min_side = 12;  // the smallest image MTCNN can look at (its 12 x 12 window)
+  int min_side = 12;  // the smallest image MTCNN can look at (its 12 x 12 window); >= 1
+  // false (default): images are taken the way OpenCV's cv::imread(IMREAD_COLOR) takes them:
+  //   an alpha channel is dropped (not blended), 16-bit samples are scaled to 8 bits (the high
+  //   byte), CMYK JPEGs are converted to RGB, palettes are expanded.
+  // true: such images are refused instead (16-bit samples, an alpha channel, a JPEG that is not
+  //   gray or 3-component), for callers that want only files that need no conversion.
+  bool strict = false;
 };
 
-// Reads an image file (JPEG, PNG, BMP, TIFF, WebP, ... as Debian's OpenCV decodes them).
-// Colour images come back as kRGB (EXIF orientation applied), grayscale files as kGray.
-// Throws facekit::Error with a one-line message that names the file when it is missing,
-// empty, unreadable, corrupt or truncated (a JPEG without its end marker, a PNG without IEND),
-// has 16-bit samples or an alpha channel (convert to 8-bit RGB first), is smaller than
-// min_side, or is larger than max_pixels.
+// Reads an image file: JPEG, PNG, BMP, TIFF (first page), WebP, PNM (PBM/PGM/PPM/PAM). Other
+// formats OpenCV knows (JPEG 2000, OpenEXR, HDR, DICOM, ...) are refused: facekit checks every
+// header it accepts before a decoder allocates anything.
+// Colour images come back as kRGB, gray ones (with or without alpha) as kGray, 8 bits a sample;
+// EXIF orientation is applied. See LoadOptions::strict for 16-bit, alpha and CMYK files.
+// Throws facekit::Error with a one-line message that names the file: kIoError when it is
+// missing, a directory or unreadable; kBadImage when it is empty, of another format, corrupt,
+// truncated (a JPEG without its end marker, a PNG without IEND), smaller than min_side or larger
+// than max_pixels (or refused by `strict`); kInvalidArgument for out-of-range options.
 Image loadImage(const std::string& path, const LoadOptions& options = {});
 
-// Writes an image; the format follows the extension (.jpg, .png, ...). Throws on failure.
+// The same from an encoded file in memory (an upload, a database blob): the same checks,
+// results and messages, with `name` standing for the path in them.
+Image loadImageFromMemory(const void* data, size_t size, const std::string& name = "<memory>", const LoadOptions& options = {});
+
+// Writes an image; the format follows the extension (.jpg, .png, ...). The file is written under
+// a temporary name beside it and renamed when complete, so `path` is never left truncated (an
+// earlier file there stays until the new one is whole). Throws facekit::Error on failure.
 void saveImage(const ImageView& image, const std::string& path);
 
 // Copies a view into an RGB image (gray is replicated, BGR swapped).

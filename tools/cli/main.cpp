@@ -1,5 +1,5 @@
 // facekit command-line tool.
-//   facekit detect IMAGE|DIR... [--json FILE] [--draw FILE|DIR] [--min-face N] [--threshold a,b,c] [--threads N]
+//   facekit detect IMAGE|DIR... [--json FILE] [--draw FILE|DIR] [--min-face N] [--threshold a,b,c] [--threads N] [--strict]
 //   facekit convert-mtcnn --tflite-dir DIR --out FILE
 //   facekit info MODEL [--input HxWxC] [--json]
 #include <CLI/CLI.hpp>
@@ -24,10 +24,11 @@ using namespace facekit;
 
 namespace {
 
-int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt) {
+int runDetect(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, DetectorOptions opt,
+              const LoadOptions& load) {
   auto detector = FaceDetector::create(opt);
   return cli::runOnImages(inputs, json_path, draw, "detect", [&](const std::string& file, bool want_drawing) {
-    const Image img = loadImage(file);
+    const Image img = loadImage(file, load);
     const auto faces = detector->detect(img.view());
     cli::ImageOutput out{toModelScopeJson(faces), {}};
     if (want_drawing) out.drawing = drawDetections(img.view(), faces);
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs;
   std::string json_path, draw, thresholds, backend = "fast";
   DetectorOptions opt;
+  LoadOptions load;
   detect->add_option("images", inputs, "image files or folders (searched recursively)")->required();
   detect->add_option("--json", json_path, "write the JSON here instead of stdout");
   detect->add_option("--draw", draw, "write an annotated copy: a file (one image) or a folder");
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");
   detect->add_flag("--all-orientations", opt.all_orientations, "also find faces turned sideways or upside down (~4x time)");
   detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
+  detect->add_flag("--strict", load.strict, "refuse 16-bit, alpha and CMYK images instead of converting them to 8-bit RGB");
 
   auto* convert = app.add_subcommand("convert-mtcnn", "convert the pinned MTCNN TFLite files into a facekit model");
   std::string tflite_dir, out_path;
@@ -86,7 +89,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end here with 0; a command line the parser refuses exits with 2,
+    // reported like every other error, on one line.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "facekit: error: " << e.what() << " (see facekit " << (argc > 1 ? std::string(argv[1]) + " " : "") << "--help)\n";
+    return 2;
   } catch (const cli::ExitCode& e) {  // a callback that already reported its failures
     return e.code;
   } catch (const std::exception& e) {  // subcommands that run as CLI11 callbacks
@@ -97,7 +104,7 @@ int main(int argc, char** argv) {
     if (*detect) {
       if (!thresholds.empty()) opt.thresholds = cli::parseThresholds(thresholds);
       opt.backend = backend == "reference" ? ComputeBackend::kReference : ComputeBackend::kFast;
-      return runDetect(inputs, json_path, draw, opt);
+      return runDetect(inputs, json_path, draw, opt, load);
     }
     if (*convert || *convert_mesh) {
       const auto model = *convert ? mtcnn::convertTflite(tflite_dir) : facemesh::convertTfjs(tfjs_json);
