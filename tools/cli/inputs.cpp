@@ -10,6 +10,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "progress.hpp"
 
@@ -100,10 +101,10 @@ int runOnImages(const std::vector<std::string>& inputs, const std::string& json_
   if (json_path.empty()) {
     std::cout << text << "\n";
   } else {
+    // Under a temporary name, renamed when complete: never a truncated JSON file (saveImage
+    // writes the drawings the same way).
     if (fs::path(json_path).has_parent_path()) fs::create_directories(fs::path(json_path).parent_path());
-    std::ofstream f(json_path);
-    if (!f) throw Error(Error::Code::kIoError, "cannot write " + json_path);
-    f << text << "\n";
+    engine::writeFileAtomically(json_path, text + "\n");
   }
   if (failures && many) std::cerr << "facekit: " << failures << " of " << files.size() << " images failed\n";
   return failures ? 1 : 0;

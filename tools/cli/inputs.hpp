@@ -27,7 +27,8 @@ struct ImageOutput {
 // Runs `process` on every input image (folders expanded) with a progress bar when there are
 // several; writes the JSON (one image: its object; several: an object keyed by path, a failed
 // image as {"error": ...}) to json_path or stdout, and drawings to `draw` (a file for one image,
-// else a folder). A failing image is reported on stderr and the others still run.
+// else a folder). Files are written under a temporary name and renamed when complete (never
+// truncated). A failing image is reported on stderr and the others still run.
 // Returns the exit code: 0, or 1 if any image failed.
 int runOnImages(const std::vector<std::string>& inputs, const std::string& json_path, const std::string& draw, const std::string& label,
                 const std::function<ImageOutput(const std::string& file, bool want_drawing)>& process);
