@@ -372,9 +372,10 @@ int runServer(const ServeOptions& o) {
   if (!(o.max_body_mb > 0)) throw Error(Error::Code::kInvalidArgument, "--max-body must be > 0 (MB)");
   if (!(o.timeout_s > 0)) throw Error(Error::Code::kInvalidArgument, "--timeout must be > 0 (seconds)");
 
-  // Load the default models once up front: a missing model fails here, not on the first request.
+  // Every slot loads the default models up front (a missing model fails here, not on the first
+  // request); a released slot goes to the back of the free list, so n runs visit all n slots.
   SlotPool pool(o.threads, o.queue, o.base);
-  {
+  for (int i = 0; i < o.threads; ++i) {
     RequestOptions defaults;
     pool.run(std::chrono::milliseconds(1000), [&](Slot& s) { s.detector(defaults); s.landmarker(defaults); });
   }
