@@ -21,8 +21,6 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -78,29 +76,8 @@ void sendError(httplib::Response& res, int status, const std::string& message) {
 
 // ---- images from request bodies ----------------------------------------------------------------
 
-// Decodes an upload with exactly loadImage()'s checks and messages: the bytes go into an
-// anonymous in-memory file (memfd) that loadImage reads through /proc/self/fd.
-Image decodeUpload(const std::string& bytes, const std::string& name) {
-  const int fd = memfd_create("facekit-upload", MFD_CLOEXEC);
-  if (fd < 0) throw Error(Error::Code::kInternal, "memfd_create failed");
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) throw Error(Error::Code::kInternal, "cannot buffer the upload");
-    done += size_t(n);
-  }
-  const std::string path = "/proc/self/fd/" + std::to_string(fd);
-  try {
-    return loadImage(path);
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind(path, 0) == 0) msg = name + msg.substr(path.size());
-    throw Error(e.code(), msg);
-  }
-}
+// Decodes an upload with loadImage()'s checks and messages, `name` standing for the file.
+Image decodeUpload(const std::string& bytes, const std::string& name) { return loadImageFromMemory(bytes.data(), bytes.size(), name); }
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
