@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <regex>
+#include <cerrno>
+#include <cstdlib>
 #include <sstream>
 
 #include "facekit/error.hpp"
@@ -73,28 +74,93 @@ ErrorSummary summarise(std::vector<double> e, double fail, double ced_max) {
   return s;
 }
 
+namespace {
+// A small scanner for dlib's imglab XML: std::regex ([\s\S]*? over a whole <image> element)
+// recursed once per character in libstdc++ and overflowed the stack on dlib's own 300-face test
+// file under AddressSanitizer (and would on a larger file without it).
+struct XmlScan {
+  const std::string& xml;
+  const std::string& path;
+  // The next element `name` at or after `from`: [start, end of its start tag), or npos.
+  std::pair<size_t, size_t> element(const std::string& name, size_t from, size_t limit) const {
+    for (size_t p = xml.find("<" + name, from); p != std::string::npos && p < limit; p = xml.find("<" + name, p + 1)) {
+      const size_t after = p + 1 + name.size();
+      if (after >= xml.size() || !(std::isspace(uint8_t(xml[after])) || xml[after] == '>' || xml[after] == '/')) continue;
+      const size_t gt = xml.find('>', after);
+      if (gt == std::string::npos || gt >= limit) return {std::string::npos, std::string::npos};
+      return {p, gt + 1};
+    }
+    return {std::string::npos, std::string::npos};
+  }
+  // The value of attribute `name` in the start tag [b, e), quoted with ' or ".
+  bool attribute(size_t b, size_t e, const std::string& name, std::string& value) const {
+    for (size_t p = xml.find(name, b); p != std::string::npos && p + name.size() < e; p = xml.find(name, p + 1)) {
+      if (!std::isspace(uint8_t(xml[p - 1]))) continue;
+      size_t q = p + name.size();
+      while (q < e && std::isspace(uint8_t(xml[q]))) ++q;
+      if (q >= e || xml[q] != '=') continue;
+      ++q;
+      while (q < e && std::isspace(uint8_t(xml[q]))) ++q;
+      if (q >= e || (xml[q] != '\'' && xml[q] != '"')) continue;
+      const size_t close = xml.find(xml[q], q + 1);
+      if (close == std::string::npos || close >= e) return false;
+      value = xml.substr(q + 1, close - q - 1);
+      return true;
+    }
+    return false;
+  }
+  // An integer attribute (dlib writes integers); false if absent or not a number in range.
+  bool integer(size_t b, size_t e, const std::string& name, long& v) const {
+    std::string text;
+    if (!attribute(b, e, name, text) || text.empty()) return false;
+    errno = 0;
+    char* end = nullptr;
+    v = std::strtol(text.c_str(), &end, 10);
+    return errno == 0 && *end == '\0' && v > -(1L << 30) && v < (1L << 30);
+  }
+};
+}  // namespace
+
 std::vector<XmlFace> loadDlibXml(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw Error(Error::Code::kIoError, path + ": cannot open");
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string xml = ss.str();
+  const XmlScan x{xml, path};
   std::vector<XmlFace> out;
-  const std::regex image_re(R"(<image\s+file='([^']+)'[^>]*>([\s\S]*?)</image>)");
-  const std::regex box_re(R"(<box\s+top='(-?\d+)'\s+left='(-?\d+)'\s+width='(\d+)'\s+height='(\d+)'[^>]*>([\s\S]*?)</box>)");
-  const std::regex part_re(R"(<part\s+name='(\d+)'\s+x='(-?\d+)'\s+y='(-?\d+)'\s*/>)");
-  for (auto im = std::sregex_iterator(xml.begin(), xml.end(), image_re); im != std::sregex_iterator(); ++im) {
-    const std::string body = (*im)[2];
-    for (auto bx = std::sregex_iterator(body.begin(), body.end(), box_re); bx != std::sregex_iterator(); ++bx) {
+  for (size_t pos = 0;;) {
+    const auto [ib, ie] = x.element("image", pos, xml.size());
+    if (ib == std::string::npos) break;
+    const size_t iend = xml.find("</image>", ie);
+    if (iend == std::string::npos) break;
+    pos = iend + 8;
+    std::string file;
+    if (!x.attribute(ib, ie, "file", file) || file.empty()) continue;
+    for (size_t bpos = ie;;) {
+      const auto [bb, be] = x.element("box", bpos, iend);
+      if (bb == std::string::npos) break;
+      const bool empty_box = xml[be - 2] == '/';
+      const size_t bend = empty_box ? be : xml.find("</box>", be);
+      if (bend == std::string::npos || bend > iend) break;
+      bpos = empty_box ? be : bend + 6;
+      long top, left, width, height;
+      if (!x.integer(bb, be, "top", top) || !x.integer(bb, be, "left", left) || !x.integer(bb, be, "width", width) ||
+          !x.integer(bb, be, "height", height) || width < 0 || height < 0)
+        continue;
       XmlFace face;
-      face.image = (*im)[1];
-      const float top = std::stof((*bx)[1]), left = std::stof((*bx)[2]), w = std::stof((*bx)[3]), h = std::stof((*bx)[4]);
-      face.box = {left, top, left + w, top + h};
-      const std::string parts = (*bx)[5];
-      std::vector<std::pair<int, Point2f>> pts;
-      for (auto p = std::sregex_iterator(parts.begin(), parts.end(), part_re); p != std::sregex_iterator(); ++p)
-        pts.push_back({std::stoi((*p)[1]), {std::stof((*p)[2]), std::stof((*p)[3])}});
-      std::sort(pts.begin(), pts.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      face.image = file;
+      face.box = {float(left), float(top), float(left + width), float(top + height)};
+      std::vector<std::pair<long, Point2f>> pts;
+      for (size_t ppos = be;;) {
+        const auto [pb, pe] = x.element("part", ppos, bend);
+        if (pb == std::string::npos) break;
+        ppos = pe;
+        long name, px, py;
+        if (x.integer(pb, pe, "name", name) && name >= 0 && x.integer(pb, pe, "x", px) && x.integer(pb, pe, "y", py))
+          pts.push_back({name, {float(px), float(py)}});
+      }
+      std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto& [k, p] : pts) face.parts.push_back(p);
       out.push_back(std::move(face));
     }
