@@ -1,5 +1,5 @@
-// facekit from C++: faces, 106 points and head pose of one image, and the same smoothed over a
-// video. Built with the project (build/examples/landmarks_example); the README quotes it.
+// facekit from C++: faces, 106 points and head pose of one image, and the same tracked over a
+// video (stable ids, smoothed). Built with the project (build/examples/landmarks_example); the README quotes it.
 //   landmarks_example IMAGE [VIDEO]
 #include <facekit/facekit.hpp>
 #include <opencv2/imgproc.hpp>
@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    facekit::LandmarkerOptions opt;  // models from $FACEKIT_MODEL_DIR or the source tree's models/
+    facekit::LandmarkerOptions opt;  // facekit-106 model; models from $FACEKIT_MODEL_DIR or the source tree
     auto landmarker = facekit::FaceLandmarker::create(opt);
 
     const facekit::Image img = facekit::loadImage(argv[1]);  // checked: corrupt, 16-bit, ... throw
@@ -21,16 +21,16 @@ int main(int argc, char** argv) {
       std::printf("face %.3f  nose tip (%.1f, %.1f)  pitch %.1f yaw %.1f roll %.1f\n", f.face.score, f.points[64].x,
                   f.points[64].y, f.pose.pitch, f.pose.yaw, f.pose.roll);
 
-    if (argc > 2) {  // video: one smoother per stream keeps the points steady
+    if (argc > 2) {  // video: one tracker per stream follows each face (id) and keeps its points steady
       cv::VideoCapture video(argv[2]);
       if (!video.isOpened()) throw facekit::Error(facekit::Error::Code::kIoError, std::string(argv[2]) + ": cannot open");
       const double fps = video.get(cv::CAP_PROP_FPS) > 0 ? video.get(cv::CAP_PROP_FPS) : 25;
-      facekit::LandmarkSmoother smoother;
+      auto tracker = facekit::FaceTracker::create(facekit::TrackerOptions{});
       cv::Mat frame;
       for (int i = 0; video.read(frame); ++i) {  // OpenCV gives BGR: say so, no conversion needed
         const facekit::ImageView view{frame.data, frame.cols, frame.rows, facekit::PixelFormat::kBGR, frame.step};
-        const auto faces = smoother.update(landmarker->detect(view), i / fps);
-        std::printf("frame %d: %zu face(s)\n", i, faces.size());
+        for (const facekit::TrackedFace& f : tracker->process(view, i / fps))
+          std::printf("frame %d: face #%d  yaw %.1f\n", i, f.track_id, f.landmarks.pose.yaw);
       }
     }
   } catch (const facekit::Error& e) {

@@ -334,3 +334,26 @@ TEST(LabelCli, ConsensusLabelsStayCloseToOnePassAndReportTheirSpread) {
   for (const auto& j : strict) EXPECT_EQ(j["status"], "unstable");
   std::filesystem::remove_all(dir);
 }
+
+// No partial results: a label run killed mid-way leaves no file under the output name (only the
+// `.partial` one it was writing), and a finished run leaves no partial file behind.
+TEST(LabelCli, AKilledRunLeavesNoTruncatedOutput) {
+  FACEKIT_REQUIRE_SHARED();
+  const std::string dir = std::filesystem::temp_directory_path() / "facekit-label-kill-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string cmd = "timeout -s KILL 3 " + std::string(FACEKIT_TEST_CLI) + " label --backend mesh --images " + facekit::test::sharedDir() +
+                          "/data/utkface-crops/images --out " + dir + "/labels.jsonl --detector-model " + FACEKIT_TEST_MODEL + " --mesh-model " +
+                          kMeshModel + " 2>/dev/null";
+  EXPECT_NE(std::system(cmd.c_str()), 0);  // killed: 9,484 images take far longer than 3 s
+  EXPECT_FALSE(std::filesystem::exists(dir + "/labels.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/labels.partial.jsonl"));
+  std::filesystem::create_directories(dir + "/one");
+  std::filesystem::copy_file(facekit::test::sharedDir() + "/data/faces/img1.jpg", dir + "/one/img1.jpg");
+  const std::string ok = std::string(FACEKIT_TEST_CLI) + " label --backend mesh --images " + dir + "/one --out " + dir + "/one.jsonl --detector-model " +
+                         FACEKIT_TEST_MODEL + " --mesh-model " + kMeshModel + " 2>/dev/null";
+  ASSERT_EQ(std::system(ok.c_str()), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/one.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/one.partial.jsonl"));
+  std::filesystem::remove_all(dir);
+}

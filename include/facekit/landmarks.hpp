@@ -80,7 +80,7 @@ class FaceLandmarker {
   // `previous`'s points (their eye line and extent, so any roll works), one model pass. The
   // result's face box and 5 points are derived from the new points (box in the detector's
   // convention; 5 points: eye centres 74 / 83, nose tip 64, mouth corners 84 / 90); its score
-  // is carried over from `previous` (verify it, e.g. with FaceDetector::verify, to end lost tracks).
+  // is carried over from `previous` (check it, as FaceTracker does with O-Net, to end lost tracks).
   virtual FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) = 0;
 };
 

@@ -73,7 +73,9 @@ class Net106Landmarker final : public FaceLandmarker {
   explicit Net106Landmarker(const LandmarkerOptions& o)
       : opt_((checkCommonOptions(o), o)),
         detector_(FaceDetector::create(withThreads(o))),
-        net_(o.model_path.empty() ? defaultModelPath("landmark106.safetensors") : o.model_path, engine::Backend::kFast, o.num_threads) {}
+        // One thread for the network whatever num_threads says: its layers (0.1 ms in all) are too
+        // small to split, and a second thread only adds waits (num_threads still serves the detector).
+        net_(o.model_path.empty() ? defaultModelPath("landmark106.safetensors") : o.model_path, engine::Backend::kFast, 1) {}
 
   std::vector<FaceLandmarks> detect(const ImageView& image) override {
     std::vector<FaceLandmarks> out;

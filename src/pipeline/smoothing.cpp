@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "facekit/error.hpp"
 #include "facekit/video.hpp"
@@ -48,10 +49,39 @@ struct Track {
 
 }  // namespace
 
+// Filters one face in place with its track's state.
+void filterFace(FaceLandmarks& f, Track& tr, double dt, const SmoothingOptions& opt) {
+  std::vector<double> values;
+  const double size = std::max(1.0f, std::max(f.face.box.width(), f.face.box.height()));
+  collect(f, values);
+  tr.filters.resize(values.size());
+  const size_t angles = values.size() - 3;  // pose angles are filtered in degrees
+  for (size_t v = 0; v < values.size(); ++v) {
+    // Values stay in pixels (degrees): dividing them by a jittering face size would add jitter.
+    // Only the speed that opens the filter is measured in face sizes (or 45 degrees).
+    // A new track (fresh filters) passes its first values through.
+    values[v] = tr.filters[v].filter(values[v], dt > 0 ? dt : 1.0, v < angles ? size : 45.0, opt);
+  }
+  size_t v = 0;
+  for (auto& p : f.points) p.x = float(values[v++]), p.y = float(values[v++]);
+  for (auto& p : f.face.landmarks) p.x = float(values[v++]), p.y = float(values[v++]);
+  f.face.box = {float(values[v]), float(values[v + 1]), float(values[v + 2]), float(values[v + 3])};
+  f.pose = {float(values[v + 4]), float(values[v + 5]), float(values[v + 6])};
+  tr.box = f.face.box;
+}
+
 struct LandmarkSmoother::State {
   SmoothingOptions opt;
   std::vector<Track> tracks;
+  std::map<int, Track> by_id;
   double last_time = -1;
+  // Checks that time increases; returns the step.
+  double step(double t) {
+    if (last_time >= 0 && !(t > last_time)) throw Error(Error::Code::kInvalidArgument, "LandmarkSmoother: frame times must increase");
+    const double dt = last_time >= 0 ? t - last_time : 0;
+    last_time = t;
+    return dt;
+  }
 };
 
 LandmarkSmoother::LandmarkSmoother(const SmoothingOptions& o) : state_(std::make_unique<State>()) {
@@ -65,17 +95,14 @@ LandmarkSmoother& LandmarkSmoother::operator=(LandmarkSmoother&&) noexcept = def
 
 void LandmarkSmoother::reset() {
   state_->tracks.clear();
+  state_->by_id.clear();
   state_->last_time = -1;
 }
 
 std::vector<FaceLandmarks> LandmarkSmoother::update(const std::vector<FaceLandmarks>& faces, double t) {
   auto& tracks = state_->tracks;
-  double& last_time = state_->last_time;
   const SmoothingOptions& opt = state_->opt;
-  if (last_time >= 0 && !(t > last_time))
-    throw Error(Error::Code::kInvalidArgument, "LandmarkSmoother: frame times must increase");
-  const double dt = last_time >= 0 ? t - last_time : 0;
-  last_time = t;
+  const double dt = state_->step(t);
 
   // Greedy matching, best overlap first.
   std::vector<std::tuple<float, size_t, size_t>> pairs;
@@ -90,29 +117,27 @@ std::vector<FaceLandmarks> LandmarkSmoother::update(const std::vector<FaceLandma
 
   std::vector<Track> next;
   std::vector<FaceLandmarks> out = faces;
-  std::vector<double> values;
   for (size_t i = 0; i < out.size(); ++i) {
     Track tr = track_of[i] >= 0 ? std::move(tracks[size_t(track_of[i])]) : Track{};
-    FaceLandmarks& f = out[i];
-    const double size = std::max(1.0f, std::max(f.face.box.width(), f.face.box.height()));
-    collect(f, values);
-    tr.filters.resize(values.size());
-    const size_t angles = values.size() - 3;  // pose angles are filtered in degrees
-    for (size_t v = 0; v < values.size(); ++v) {
-      // Values stay in pixels (degrees): dividing them by a jittering face size would add jitter.
-      // Only the speed that opens the filter is measured in face sizes (or 45 degrees).
-      // A new track (fresh filters) passes its first values through.
-      values[v] = tr.filters[v].filter(values[v], dt > 0 ? dt : 1.0, v < angles ? size : 45.0, opt);
-    }
-    size_t v = 0;
-    for (auto& p : f.points) p.x = float(values[v++]), p.y = float(values[v++]);
-    for (auto& p : f.face.landmarks) p.x = float(values[v++]), p.y = float(values[v++]);
-    f.face.box = {float(values[v]), float(values[v + 1]), float(values[v + 2]), float(values[v + 3])};
-    f.pose = {float(values[v + 4]), float(values[v + 5]), float(values[v + 6])};
-    tr.box = f.face.box;
+    filterFace(out[i], tr, dt, opt);
     next.push_back(std::move(tr));
   }
   tracks = std::move(next);
+  return out;
+}
+
+std::vector<FaceLandmarks> LandmarkSmoother::update(const std::vector<FaceLandmarks>& faces, const std::vector<int>& ids, double t) {
+  if (ids.size() != faces.size()) throw Error(Error::Code::kInvalidArgument, "LandmarkSmoother: one id per face");
+  const double dt = state_->step(t);
+  std::map<int, Track> next;
+  std::vector<FaceLandmarks> out = faces;
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto it = state_->by_id.find(ids[i]);
+    Track tr = it != state_->by_id.end() ? std::move(it->second) : Track{};
+    filterFace(out[i], tr, dt, state_->opt);
+    next[ids[i]] = std::move(tr);
+  }
+  state_->by_id = std::move(next);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // facekit landmarks | label | make-pose-template
 #include "cmd_landmarks.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -39,6 +40,7 @@ struct Args {
   bool indices = false;
   bool zoom = false;
   bool no_smooth = false;
+  int detect_every = 10;
 };
 
 // The first face's neighbourhood, enlarged to 1000 x 1000, with the landmarks moved along: for
@@ -75,6 +77,14 @@ void shift(FaceLandmarks& f, float dx, float dy) {
   for (auto& p : f.mesh) p[0] -= dx, p[1] -= dy;
 }
 
+// Outputs are written under a partial name and renamed when complete, so a failure or a kill
+// never leaves a truncated file where a good one was expected. The extension is kept (video
+// writers choose the container by it): out.mp4 -> out.partial.mp4.
+std::string partialPath(const std::string& path) {
+  const fs::path p(path);
+  return (p.parent_path() / (p.stem().string() + ".partial" + p.extension().string())).string();
+}
+
 // The --backend choice into the options (every subcommand here takes it).
 void applyBackend(Args& a) {
   a.opt.backend = a.backend == "mesh" ? LandmarkBackend::kMesh : LandmarkBackend::kLandmark106;
@@ -96,48 +106,81 @@ void runLandmarks(Args& a) {
   if (rc) throw ExitCode{rc};
 }
 
-// Video in, annotated video and one JSON line per frame out; landmarks smoothed across frames.
+// Video in (a file, or a camera index), annotated video and one JSON line per frame out. Faces
+// are detected every --detect-every frames and tracked from their own points in between
+// (FaceTracker), each with a stable track_id; landmarks smoothed per track.
 void runVideo(Args& a) {
-  cv::VideoCapture in(a.inputs.at(0));
-  if (!in.isOpened()) throw Error(Error::Code::kIoError, a.inputs[0] + ": cannot open as a video");
+  const std::string& src = a.inputs.at(0);
+  const bool camera = !src.empty() && src.size() <= 3 && std::all_of(src.begin(), src.end(), ::isdigit);
+  cv::VideoCapture in;
+  if (camera) in.open(std::stoi(src));
+  else in.open(src);
+  if (!in.isOpened()) throw Error(Error::Code::kIoError, src + (camera ? ": cannot open this camera" : ": cannot open as a video"));
   double fps = in.get(cv::CAP_PROP_FPS);
   if (!(fps > 0 && fps < 1000)) fps = 25;
-  const long frames = long(in.get(cv::CAP_PROP_FRAME_COUNT));
-  auto lm = FaceLandmarker::create(a.opt);
-  LandmarkSmoother smoother;
+  const long frames = camera ? 0 : long(in.get(cv::CAP_PROP_FRAME_COUNT));
+  TrackerOptions topt;
+  topt.landmarker = a.opt;
+  topt.detect_interval = a.detect_every;
+  topt.smooth = !a.no_smooth;
+  auto tracker = FaceTracker::create(topt);
   cv::VideoWriter writer;
   std::ofstream json;
   if (!a.json.empty()) {
-    json.open(a.json);
+    json.open(partialPath(a.json));
     if (!json) throw Error(Error::Code::kIoError, "cannot write " + a.json);
   }
   Progress progress("video", frames > 0 ? size_t(frames) : 0);
   cv::Mat bgr, rgb;
   long index = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   for (; in.read(bgr); ++index) {
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     const ImageView view{rgb.data, rgb.cols, rgb.rows, PixelFormat::kRGB, rgb.step};
-    auto faces = lm->detect(view);
     const double t = double(index) / fps;
-    if (!a.no_smooth) faces = smoother.update(faces, t);
+    const auto tracked = tracker->process(view, t);
+    std::vector<FaceLandmarks> faces;
+    for (const auto& f : tracked) faces.push_back(f.landmarks);
     if (json.is_open()) {
       auto j = nlohmann::ordered_json::parse(toLandmarksJson(faces));
-      json << nlohmann::ordered_json{{"frame", index}, {"time", t}, {"faces", j["faces"]}}.dump() << "\n";
+      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+      for (size_t i = 0; i < tracked.size(); ++i) {
+        nlohmann::ordered_json f{{"track_id", tracked[i].track_id}, {"detected", tracked[i].detected}};
+        for (auto& [k, v] : j["faces"][i].items()) f[k] = v;
+        arr.push_back(f);
+      }
+      json << nlohmann::ordered_json{{"frame", index}, {"time", t}, {"faces", arr}}.dump() << "\n";
     }
     if (!a.out.empty()) {
       if (!writer.isOpened()) {
-        writer.open(a.out, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, rgb.size());
+        writer.open(partialPath(a.out), cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, rgb.size());
         if (!writer.isOpened()) throw Error(Error::Code::kIoError, a.out + ": cannot write a video there (use .mp4 or .avi)");
       }
       const Image drawn = drawLandmarks(view, faces);
       cv::Mat out(drawn.height, drawn.width, CV_8UC3, const_cast<uint8_t*>(drawn.pixels.data()));
       cv::cvtColor(out, bgr, cv::COLOR_RGB2BGR);
+      for (const auto& f : tracked) {
+        const Box& b = f.landmarks.face.box;
+        const cv::Point at(int(std::max(0.f, b.x1)), int(std::max(14.f, b.y1 - 4)));
+        cv::putText(bgr, "#" + std::to_string(f.track_id), at, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 0, 0), 3);
+        cv::putText(bgr, "#" + std::to_string(f.track_id), at, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 255, 255), 1);
+      }
       writer.write(bgr);
     }
     if (frames > 0 && index < frames) progress.step();
   }
-  if (index == 0) throw Error(Error::Code::kBadImage, a.inputs[0] + ": no frames could be decoded");
-  std::cerr << "facekit video: " << index << " frames" << (a.out.empty() ? "" : ", wrote " + a.out) << "\n";
+  if (index == 0) throw Error(Error::Code::kBadImage, src + ": no frames could be decoded");
+  if (json.is_open()) {
+    json.close();
+    if (!json) throw Error(Error::Code::kIoError, "cannot write " + a.json);
+    fs::rename(partialPath(a.json), a.json);
+  }
+  if (writer.isOpened()) {
+    writer.release();
+    fs::rename(partialPath(a.out), a.out);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << "facekit video: " << index << " frames, " << double(index) / std::max(secs, 1e-9) << " frames/s" << (a.out.empty() ? "" : ", wrote " + a.out) << "\n";
 }
 
 struct LabelResult {
@@ -215,7 +258,7 @@ void runLabel(Args& a) {
   std::vector<std::unique_ptr<FaceLandmarker>> lms;
   for (int w = 0; w < workers; ++w) lms.push_back(FaceLandmarker::create(one));
   if (fs::path(a.out).has_parent_path()) fs::create_directories(fs::path(a.out).parent_path());
-  std::ofstream out(a.out);
+  std::ofstream out(partialPath(a.out));
   if (!out) throw Error(Error::Code::kIoError, "cannot write " + a.out);
 
   Progress progress("label", files.size());
@@ -247,6 +290,9 @@ void runLabel(Args& a) {
     progress.step();
   }
   for (auto& t : threads) t.join();
+  out.close();
+  if (!out) throw Error(Error::Code::kIoError, "cannot write " + a.out);
+  fs::rename(partialPath(a.out), a.out);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "facekit label: " << files.size() << " images, " << images_with_face << " with a face ("
             << (files.empty() ? 0.0 : 100.0 * double(images_with_face) / double(files.size())) << "%), " << faces_total << " faces, " << low
@@ -286,7 +332,7 @@ void registerLandmarks(CLI::App& app) {
     c->add_option("--backend", args->backend, "landmark106: facekit's small model (default); mesh: the MediaPipe face mesh teacher")
         ->check(CLI::IsMember({"landmark106", "mesh"}))
         ->capture_default_str();
-    c->add_option("--refine", args->opt.refine_passes, "re-crops from the previous pass's points")->capture_default_str();
+    c->add_option("--refine", args->opt.refine_passes, "re-crops from the previous pass's points (default: landmark106 0, mesh 1)");
     c->add_flag("--all-orientations", args->opt.detector.all_orientations, "also find faces turned sideways or upside down (~4x time)");
   };
   auto* lm = app.add_subcommand("landmarks", "106-point landmarks and head pose (JSON)");
@@ -306,7 +352,10 @@ void registerLandmarks(CLI::App& app) {
 
   auto* video = app.add_subcommand("video", "landmarks on every frame of a video, smoothed; annotated video and JSON lines");
   common(video);
-  video->add_option("video", args->inputs, "input video file")->required();
+  video->add_option("video", args->inputs, "input video file, or a camera index (0, 1, ...)")->required();
+  video->add_option("--detect-every", args->detect_every, "run the detector every N frames (tracked from the points in between; 1: every frame)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   video->add_option("--out", args->out, "annotated video (.mp4)");
   video->add_option("--json", args->json, "one JSON line per frame: {frame, time, faces}");
   video->add_flag("--no-smooth", args->no_smooth, "raw per-frame landmarks (no One Euro smoothing)");
