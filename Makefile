@@ -12,7 +12,7 @@ PYTHON ?= /usr/bin/python3
 MODEL := models/mtcnn.safetensors
 MESH := models/facemesh.safetensors
 
-.PHONY: setup build models demo test test-python bench eval clean model labels
+.PHONY: setup build models demo test test-python bench eval clean model labels test-asan test-tsan
 
 setup:
 	@bash scripts/setup.sh
@@ -39,6 +39,15 @@ demo: models
 test: models
 	@cd $(BUILD) && ctest --output-on-failure -j 2
 	@$(MAKE) --no-print-directory test-python
+
+# Sanitizers (docs/reliability.md): the C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+# the concurrency tests under ThreadSanitizer, each in its own build folder (no trainer, no
+# benchmarks); any report from any process fails the run.
+TSAN_TESTS ?= ThreadSafety\.|Detector\.TwoThreads|LayerParity\.
+test-asan: models
+	@bash scripts/sanitize.sh address build-asan
+test-tsan: models
+	@bash scripts/sanitize.sh thread build-tsan '$(TSAN_TESTS)'
 
 test-python:
 	@FACEKIT_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests
