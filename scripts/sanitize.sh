@@ -15,10 +15,11 @@ case "$kind" in
   *) echo "usage: $0 address|thread BUILD_DIR [CTEST_REGEX]" >&2; exit 2 ;;
 esac
 cd "$root"
+mkdir -p "$root/out"
 start=$(date +%s)
 echo "[sanitize] $kind: configure and build $build (-j ${SAN_JOBS:-2})"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEKIT_SANITIZE="$kind" -DFACEKIT_BUILD_TRAINER=OFF \
-  -DFACEKIT_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  -DFACEKIT_BUILD_BENCH=OFF >"$root/out/$build-configure.log" 2>&1 || { cat "$root/out/$build-configure.log"; exit 1; }
 # TSan runs a subset: only what it needs is built (the test binary and the CLI its tests start).
 targets=()
 [ "$kind" = thread ] && targets=(--target facekit_tests facekit)
