@@ -5,6 +5,7 @@
 // unexpected, naming the file.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,6 +38,9 @@ struct Model {
 };
 
 Model load(const std::string& model_json_path);  // shards are read from the same folder
+// The same from the model.json text; read_shard(name) returns a weight shard's bytes (a name
+// of the manifest's "paths"). `origin` names the model in messages.
+Model parse(const std::string& model_json, const std::function<std::string(const std::string&)>& read_shard, const std::string& origin);
 float halfToFloat(uint16_t h);
 std::string base64Decode(const std::string& s);
 
