@@ -13,9 +13,10 @@ struct Dims {
 
 // TensorFlow's padding rule for one axis: SAME keeps ceil(in / stride) outputs and puts the
 // odd pixel of padding after; VALID pads nothing.
+// Callers have checked in, k, s in 1..kMaxSide.
 std::pair<int, int> padFor(const std::string& mode, int in, int k, int s, int& out) {
   if (mode == "VALID") {
-    out = (in - k) / s + 1;
+    out = in >= k ? (in - k) / s + 1 : 0;
     return {0, 0};
   }
   out = (in + s - 1) / s;
@@ -23,14 +24,29 @@ std::pair<int, int> padFor(const std::string& mode, int in, int k, int s, int& o
   return {total / 2, total - total / 2};
 }
 
+// Sides, kernels, strides and channels are checked against this before any arithmetic, so that
+// products and sums of them fit in an int (a malformed file must give an error, not overflow).
+constexpr int64_t kMaxSide = 1 << 14;
+
 std::string shortName(const std::string& n) {
   const std::string prefix = "StatefulPartitionedCall/model_1/";
   return n.rfind(prefix, 0) == 0 ? n.substr(prefix.size()) : n;
 }
 
+ModelFile convertChecked(const tfjs::Model& tm, int in_h, int in_w, int in_c, const std::vector<std::string>& outputs);
+
 }  // namespace
 
 ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, const std::vector<std::string>& outputs) {
+  try {
+    return convertChecked(tm, in_h, in_w, in_c, outputs);
+  } catch (const nlohmann::json::exception& e) {  // a signature or attribute of the wrong JSON type
+    throw Error(Error::Code::kBadModel, "TF.js model " + tm.origin + ": malformed graph (" + e.what() + ")");
+  }
+}
+
+namespace {
+ModelFile convertChecked(const tfjs::Model& tm, int in_h, int in_w, int in_c, const std::vector<std::string>& outputs) {
   ModelFile out;
   out.origin = tm.origin;
   auto bad = [&](const tfjs::Node& n, const std::string& what) -> void {
@@ -45,6 +61,22 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
     if (it == alias.end()) bad(n, "input '" + n.inputs[i] + "' is not computed before it (graph not in order?)");
     return it->second;
   };
+  // Input i of a node as a weight (a constant).
+  auto weightIn = [&](const tfjs::Node& n, size_t i) -> const tfjs::Weight& {
+    if (i >= n.inputs.size()) bad(n, "missing input " + std::to_string(i));
+    return tm.weight(n.inputs[i]);
+  };
+  auto side = [&](const tfjs::Node& n, int64_t v, const char* what) {
+    if (v < 1 || v > kMaxSide) bad(n, std::string(what) + " " + std::to_string(v) + " is out of range");
+    return int(v);
+  };
+  auto dimsOf = [&](const tfjs::Node& n, const std::string& x) {
+    const Dims d = dims[x];
+    if (d.h < 1 || d.w < 1 || d.c < 1) bad(n, "input '" + x + "' has no size (empty output upstream?)");
+    return d;
+  };
+  if (in_h < 1 || in_w < 1 || in_c < 1 || in_h > kMaxSide || in_w > kMaxSide || in_c > kMaxSide)
+    throw Error(Error::Code::kInvalidArgument, "convertTfjsGraph: input size out of range");
 
   for (const tfjs::Node& n : tm.nodes) {
     const std::string name = shortName(n.name);
@@ -57,20 +89,24 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
       continue;
     } else if (n.op == "_FusedConv2D" || n.op == "DepthwiseConv2dNative") {
       const std::string x = src(n, 0);
-      const Dims d = dims[x];
-      const auto& w = tm.weight(n.inputs.at(1));
+      const Dims d = dimsOf(n, x);
+      const auto& w = weightIn(n, 1);
       const auto strides = n.ints("strides");
       if (strides.size() != 4 || n.str("data_format") != "NHWC") bad(n, "needs NHWC and 4 strides");
+      side(n, strides[1], "stride"), side(n, strides[2], "stride");
       const auto dil = n.ints("dilations");
       for (int v : dil)
         if (v != 1) bad(n, "dilation is not supported");
       const bool depthwise = n.op == "DepthwiseConv2dNative";
       if (w.shape.size() != 4) bad(n, "weight is not 4-D");
-      const int kh = int(w.shape[0]), kw = int(w.shape[1]), wi = int(w.shape[2]), wo = int(w.shape[3]);
+      const int kh = side(n, w.shape[0], "kernel"), kw = side(n, w.shape[1], "kernel"), wi = side(n, w.shape[2], "channels"),
+                wo = side(n, w.shape[3], "channels");
       if (wi != d.c || (depthwise && wo != 1)) bad(n, "weight shape does not fit the input channels");
+      if (w.f.size() != size_t(kh) * size_t(kw) * size_t(wi) * size_t(wo)) bad(n, "weight is not float data of its shape");
       Dims o;
       const auto [pt, pb] = padFor(n.str("padding"), d.h, kh, strides[1], o.h);
       const auto [pl, pr] = padFor(n.str("padding"), d.w, kw, strides[2], o.w);
+      if (o.h < 1 || o.w < 1) bad(n, "the kernel is larger than its input");
       o.c = depthwise ? d.c : wo;
       std::vector<float> weight(w.f.size()), bias(size_t(o.c), 0.f);
       if (depthwise) {
@@ -85,7 +121,7 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
       std::vector<std::string> fused = n.strs("fused_ops");
       if (!depthwise) {
         if (fused.empty() || fused[0] != "BiasAdd") bad(n, "only BiasAdd-fused convolutions are supported");
-        bias = tm.weight(n.inputs.at(2)).f;
+        bias = weightIn(n, 2).f;
         if (int(bias.size()) != o.c) bad(n, "bias size");
       }
       const bool prelu = fused.size() == 2 && fused[1] == "Prelu";
@@ -100,7 +136,7 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
                        {"stride", {strides[1], strides[2]}}, {"pad", {pt, pl, pb, pr}}});
       dims[conv_name] = o;
       if (prelu) {
-        const auto& a = tm.weight(n.inputs.at(3));
+        const auto& a = weightIn(n, 3);
         if (int(a.f.size()) != o.c) bad(n, "PReLU slope size");
         out.add(name + "/slope", {chans}, a.f);
         nodes.push_back({{"name", name}, {"op", "PReLU"}, {"inputs", {conv_name}}, {"slope", name + "/slope"}});
@@ -108,8 +144,8 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
       }
     } else if (n.op == "Prelu") {
       const std::string x = src(n, 0);
-      const auto& a = tm.weight(n.inputs.at(1));
-      if (int(a.f.size()) != dims[x].c) bad(n, "slope size does not match the channels");
+      const auto& a = weightIn(n, 1);
+      if (a.f.size() != size_t(dimsOf(n, x).c)) bad(n, "slope size does not match the channels");
       out.add(name + "/slope", {int64_t(a.f.size())}, a.f);
       nodes.push_back({{"name", name}, {"op", "PReLU"}, {"inputs", {x}}, {"slope", name + "/slope"}});
       dims[name] = dims[x];
@@ -122,24 +158,29 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
       const std::string x = src(n, 0);
       const auto k = n.ints("ksize"), s = n.ints("strides");
       if (n.str("padding") != "VALID" || k.size() != 4 || s.size() != 4) bad(n, "only VALID NHWC max pooling is supported");
-      Dims o = dims[x];
+      for (int i : {1, 2}) side(n, k[size_t(i)], "kernel"), side(n, s[size_t(i)], "stride");
+      Dims o = dimsOf(n, x);
+      if (o.h < k[1] || o.w < k[2]) bad(n, "the kernel is larger than its input");
       o.h = (o.h - k[1]) / s[1] + 1;
       o.w = (o.w - k[2]) / s[2] + 1;
       nodes.push_back({{"name", name}, {"op", "MaxPool"}, {"inputs", {x}}, {"kernel", {k[1], k[2]}}, {"stride", {s[1], s[2]}}, {"ceil", false}});
       dims[name] = o;
     } else if (n.op == "Pad") {
       const std::string x = src(n, 0);
-      const auto& p = tm.weight(n.inputs.at(1)).i;
+      const auto& p = weightIn(n, 1).i;
       if (p.size() != 8 || p[0] || p[1] || p[2] || p[3] || p[4] || p[5]) bad(n, "only channel padding is supported");
+      const Dims d = dimsOf(n, x);
+      if (p[6] < 0 || p[7] < 0 || p[6] > kMaxSide || p[7] > kMaxSide || d.c + p[6] + p[7] > kMaxSide) bad(n, "padding out of range");
       nodes.push_back({{"name", name}, {"op", "ChannelPad"}, {"inputs", {x}}, {"before", p[6]}, {"after", p[7]}});
-      dims[name] = {dims[x].h, dims[x].w, dims[x].c + p[6] + p[7]};
+      dims[name] = {d.h, d.w, d.c + p[6] + p[7]};
     } else if (n.op == "Reshape") {
       const std::string x = src(n, 0);
-      const auto& shape = tm.weight(n.inputs.at(1)).i;
-      const Dims d = dims[x];
-      if (shape.size() != 2 || (shape[1] != d.h * d.w * d.c)) bad(n, "only reshapes to [batch, features] are supported");
+      const auto& shape = weightIn(n, 1).i;
+      const Dims d = dimsOf(n, x);
+      const int64_t features = int64_t(d.h) * d.w * d.c;
+      if (shape.size() != 2 || shape[1] != features || features > (int64_t(1) << 30)) bad(n, "only reshapes to [batch, features] are supported");
       nodes.push_back({{"name", name}, {"op", "Flatten"}, {"inputs", {x}}});
-      dims[name] = {1, 1, d.h * d.w * d.c};
+      dims[name] = {1, 1, int(features)};
     } else if (n.op == "Sigmoid") {
       const std::string x = src(n, 0);
       nodes.push_back({{"name", name}, {"op", "Sigmoid"}, {"inputs", {x}}});
@@ -153,7 +194,10 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
   for (const auto& key : outputs) {
     if (!tm.signature.contains("outputs") || !tm.signature["outputs"].contains(key))
       throw Error(Error::Code::kBadModel, "TF.js model " + tm.origin + ": signature has no output '" + key + "'");
-    std::string node = tm.signature["outputs"][key]["name"];
+    const auto& entry = tm.signature["outputs"][key];
+    if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
+      throw Error(Error::Code::kBadModel, "TF.js model " + tm.origin + ": signature output '" + key + "' has no name");
+    std::string node = entry["name"];
     node = node.substr(0, node.find(':'));
     auto it = alias.find(node);
     if (it == alias.end()) throw Error(Error::Code::kBadModel, "TF.js model " + tm.origin + ": output node '" + node + "' not found");
@@ -164,5 +208,7 @@ ModelFile convertTfjsGraph(const tfjs::Model& tm, int in_h, int in_w, int in_c, 
   out.metadata["input_shape"] = "[1," + std::to_string(in_h) + "," + std::to_string(in_w) + "," + std::to_string(in_c) + "]";
   return out;
 }
+
+}  // namespace
 
 }  // namespace facekit::engine
