@@ -143,13 +143,19 @@ const Tensor& Model::tensor(const std::string& name) const {
 std::vector<float> Model::floats(const std::string& name) const {
   const Tensor& t = tensor(name);
   if (t.type != int(TensorType::kFloat32)) throw Error(Error::Code::kBadModel, "TFLite file " + origin + ": tensor '" + name + "' is not float32");
-  size_t numel = 1;
-  for (auto d : t.shape) numel *= size_t(d);
-  if (t.data.size() != numel * 4)
+  // The element count without overflow (a shape like [2^31, 2^31, 5] wraps to 0 bytes in 64 bits).
+  uint64_t numel = 1;
+  bool too_big = false;
+  for (auto d : t.shape) {
+    if (d < 0) throw Error(Error::Code::kBadModel, "TFLite file " + origin + ": tensor '" + name + "' has a negative dimension");
+    if (__builtin_mul_overflow(numel, uint64_t(d), &numel) || numel > t.data.size()) too_big = true;
+  }
+  if (numel == 0) too_big = false;
+  if (too_big || t.data.size() != numel * 4)
     throw Error(Error::Code::kBadModel, "TFLite file " + origin + ": tensor '" + name + "' has " + std::to_string(t.data.size()) +
-                                            " bytes of data, its shape needs " + std::to_string(numel * 4));
+                                            " bytes of data, which does not match its shape");
   std::vector<float> v(numel);
-  std::memcpy(v.data(), t.data.data(), t.data.size());
+  if (numel) std::memcpy(v.data(), t.data.data(), t.data.size());
   return v;
 }
 
