@@ -3,11 +3,13 @@
 #include <matio.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "eval/mat_check.hpp"
 #include "facekit/error.hpp"
 
 namespace facekit::eval {
@@ -22,6 +24,7 @@ struct MatFile {
   std::string path;
   explicit MatFile(const std::string& p) : path(p) {
     if (!std::filesystem::exists(p)) throw Error(Error::Code::kIoError, p + ": no such file");
+    checkMat5(p);  // libmatio trusts declared sizes: the structure is checked first
     mat = Mat_Open(p.c_str(), MAT_ACC_RDONLY);
     if (!mat) bad(p, "not a readable MATLAB .mat file");
   }
@@ -38,8 +41,17 @@ struct MatFile {
 
 size_t numel(const matvar_t* v) {
   size_t n = 1;
-  for (int i = 0; i < v->rank; ++i) n *= v->dims[i];
+  for (int i = 0; i < v->rank; ++i)
+    if (__builtin_mul_overflow(n, v->dims[i], &n)) return SIZE_MAX;
   return n;
+}
+
+// The variable's data as n elements of `size` bytes, or a bad-file error: libmatio leaves data
+// null for some layouts, and complex data is a pair of pointers, not numbers.
+const void* dataOf(const matvar_t* v, size_t n, size_t size, const std::string& file) {
+  if (n == 0) return nullptr;
+  if (!v->data || v->isComplex || n > v->nbytes / size) bad(file, "unexpected layout (no real data of the declared size)");
+  return v->data;
 }
 
 const matvar_t* cell(const matvar_t* v, size_t i, const std::string& file) {
@@ -54,10 +66,12 @@ std::string str(const matvar_t* v, const std::string& file) {
   const size_t n = numel(v);
   std::string s;
   if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16) {
-    const auto* d = static_cast<const uint16_t*>(v->data);
+    const auto* d = static_cast<const uint16_t*>(dataOf(v, n, 2, file));
     for (size_t i = 0; i < n; ++i) s += char(d[i]);
+  } else if (v->data_type == MAT_T_UINT8 || v->data_type == MAT_T_INT8 || v->data_type == MAT_T_UTF8) {
+    if (n) s.assign(static_cast<const char*>(dataOf(v, n, 1, file)), n);
   } else {
-    s.assign(static_cast<const char*>(v->data), n);
+    bad(file, "unexpected layout (a string of data type " + std::to_string(int(v->data_type)) + ")");
   }
   return s;
 }
@@ -65,14 +79,15 @@ std::string str(const matvar_t* v, const std::string& file) {
 // A numeric matrix as doubles, column-major like MATLAB.
 std::vector<double> numbers(const matvar_t* v, const std::string& file) {
   const size_t n = numel(v);
+  if (n > v->nbytes) bad(file, "unexpected layout (more elements than data)");
   std::vector<double> out(n);
   if (n == 0) return out;
   switch (v->class_type) {
-    case MAT_C_DOUBLE: std::copy_n(static_cast<const double*>(v->data), n, out.begin()); break;
-    case MAT_C_SINGLE: std::copy_n(static_cast<const float*>(v->data), n, out.begin()); break;
-    case MAT_C_INT32: std::copy_n(static_cast<const int32_t*>(v->data), n, out.begin()); break;
-    case MAT_C_UINT8: std::copy_n(static_cast<const uint8_t*>(v->data), n, out.begin()); break;
-    case MAT_C_UINT16: std::copy_n(static_cast<const uint16_t*>(v->data), n, out.begin()); break;
+    case MAT_C_DOUBLE: std::copy_n(static_cast<const double*>(dataOf(v, n, 8, file)), n, out.begin()); break;
+    case MAT_C_SINGLE: std::copy_n(static_cast<const float*>(dataOf(v, n, 4, file)), n, out.begin()); break;
+    case MAT_C_INT32: std::copy_n(static_cast<const int32_t*>(dataOf(v, n, 4, file)), n, out.begin()); break;
+    case MAT_C_UINT8: std::copy_n(static_cast<const uint8_t*>(dataOf(v, n, 1, file)), n, out.begin()); break;
+    case MAT_C_UINT16: std::copy_n(static_cast<const uint16_t*>(dataOf(v, n, 2, file)), n, out.begin()); break;
     default: bad(file, "unexpected numeric class " + std::to_string(int(v->class_type)));
   }
   return out;
@@ -130,7 +145,9 @@ GroundTruth loadWiderMat(const std::string& dir) {
       for (size_t i = 0; i < images.size(); ++i) {
         std::vector<int> keep;
         for (double idx : numbers(cell(per_image, i, path), path)) {
-          if (idx < 1 || idx > double(images[i].boxes.size())) bad(path, images[i].name + ": index out of range");
+          // NaN fails every comparison: test for the valid range, not the invalid one.
+          if (!(idx >= 1 && idx <= double(images[i].boxes.size()) && idx == std::floor(idx)))
+            bad(path, images[i].name + ": index out of range");
           keep.push_back(int(idx) - 1);
         }
         images[i].keep.push_back(std::move(keep));
