@@ -12,7 +12,7 @@ PYTHON ?= /usr/bin/python3
 MODEL := models/mtcnn.safetensors
 MESH := models/facemesh.safetensors
 
-.PHONY: setup build models demo test test-python bench eval clean model labels test-asan test-tsan
+.PHONY: setup build models demo test test-python bench eval clean model labels test-asan test-tsan fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -48,6 +48,13 @@ test-asan: models
 	@bash scripts/sanitize.sh address build-asan
 test-tsan: models
 	@bash scripts/sanitize.sh thread build-tsan '$(TSAN_TESTS)'
+
+# Fuzzing (docs/reliability.md): clang + libFuzzer, every parser facekit owns, FUZZ_SECONDS each
+# (default 60) from seed corpora the build generates; FUZZ_RUNS=N runs N inputs each instead.
+# Corpora grow in out/fuzz/corpus, crashes land in out/fuzz/artifacts and fail the run.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh build-fuzz
 
 test-python:
 	@FACEKIT_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests
