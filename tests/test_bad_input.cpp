@@ -218,6 +218,37 @@ TEST(BadInput, MatrixThroughTheApiAndTheCli) {
   EXPECT_GE(cli_rows, 40u);
 }
 
+// NaN, infinite or empty faces and missing pixels given to FaceLandmarker::landmark() / track():
+// today they are not checked (landmark() returns points computed from a NaN crop; a null view
+// throws OpenCV's cv::Exception, not a facekit::Error). src/pipeline/landmarker.cpp is not this
+// test's author's to change: enable this test when it checks its inputs as detect() does.
+TEST(BadInput, DISABLED_LandmarkerRefusesBadFacesAndViews) {
+  static const std::vector<uint8_t> gray(64 * 64, 100);
+  const ImageView view{gray.data(), 64, 64, PixelFormat::kGray, 0};
+  auto expectRefused = [](const std::string& what, const std::function<void()>& f) {
+    try {
+      f();
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kInvalidArgument) << what << ": " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << what << ": not a facekit::Error: " << e.what();
+    }
+  };
+  for (const Box& box : {Box{kNaN, 0, 10, 10}, Box{0, 0, kInf, 10}, Box{10, 10, 10, 20}}) {
+    Face f;
+    f.box = box;
+    expectRefused("landmark() with a NaN, infinite or empty box", [&] { landmarker().landmark(view, f); });
+  }
+  FaceLandmarks previous;
+  for (auto& p : previous.points) p = {kNaN, kNaN};
+  expectRefused("track() from NaN points", [&] { landmarker().track(view, previous); });
+  Face ok;
+  ok.box = {10, 10, 40, 40};
+  expectRefused("landmark() on a null view", [&] { landmarker().landmark({nullptr, 64, 64, PixelFormat::kGray, 0}, ok); });
+  expectRefused("landmark() on a 1x1 view", [&] { landmarker().landmark({gray.data(), 1, 1, PixelFormat::kGray, 0}, ok); });
+}
+
 // A file's message names the file (the CLI's "facekit: error: <file>: <what>").
 TEST(BadInput, ImageMessagesNameTheFile) {
   for (const auto& [name, path] : BadFiles::get().images) {
