@@ -19,9 +19,58 @@
 // detect() throws kInvalidArgument for a null view or an image smaller than 12 x 12 pixels;
 // any larger 8-bit gray/RGB/BGR image is accepted. An image with no face gives an empty vector.
 //
-// Thread safety. A FaceDetector holds scratch buffers and XNNPACK operators: detect() must not
-// be called concurrently on one instance. Separate instances are independent and may run on
-// different threads at once. num_threads > 1 parallelises one detect() call internally.
+// Thread safety. A FaceDetector holds scratch buffers and XNNPACK operators: detect() and
+// verify() must not be called concurrently on one instance. Separate instances are independent
+// and may run on different threads at once. num_threads > 1 parallelises one detect() call
+// internally.
+//
+// All orientations (DetectorOptions::all_orientations). The image is also searched turned by
+// 90, 180 and 270 degrees; the turned pyramid levels are the upright levels turned (cv::rotate),
+// not resized again. What is reported:
+//  * Faces of the upright pass as the upright detector reports them, except one it found the
+//    wrong way up (MTCNN also fires on faces turned by 90 or 180 degrees, with its 5 points in
+//    the wrong order): that one is re-derived from its upright re-check.
+//  * Faces of a turned pass after an upright re-check: R-Net picks which quarter turn of the
+//    crop turned by the face's eye line is upright (O-Net confirms a change), O-Net runs on that
+//    crop, and again on the crop it refined, with R-Net. The face is kept if the logits of its
+//    O-Net score in its pass, the two O-Net checks and the R-Net check sum to >= 12 (about 0.95
+//    each), a threshold measured on WIDER FACE train images (never the test photos).
+//  * A turned photo (the camera on its side): a face passing that test with its eye line within
+//    30 degrees of level in a turned pass confirms that pass, which then runs again as the
+//    upright detector would on the photo turned upright (all its levels, the upright
+//    thresholds); its faces are kept on those thresholds (plus a first check >= 0.5, the right
+//    way up), and the upright pass's faces then need the test too unless one of them passes it
+//    level. A quarter-turned photo thus gives the faces of the upright photo, turned.
+//  * One face per place (the same face found by several passes): the one its pass saw level,
+//    else the best by O-Net score and first check. landmarks[0] is always the eye on the
+//    image-left of the face as if upright; a face taken from a pass is reported as that pass
+//    found it (box, points, O-Net score), a re-derived one as its check found it.
+// Cost: the turned passes search faces from 2 x min_face_size (a confirmed one down to
+// min_face_size), with the P-Net threshold max(thresholds[0], 0.8); they skip the places of
+// upright faces that are sure (O-Net >= 0.99), level and re-check >= 0.9 (stop early); R-Net and
+// O-Net run once on the candidates of all three. P-Net's per-size cache (see the README) holds
+// up to twice as many networks. Limits: a turned face smaller than 2 x min_face_size is found
+// only in a photo where a larger face confirms its pass; faces turned by about 45 degrees (the
+// edge between two passes) are found less often than upright ones (WIDER figures below).
+//
+// Measured 2026-11-25 on this project's 2-core VM (tests/test_orientations.cpp,
+// bench/bench_orientations.cpp; WIDER FACE figures from a development harness):
+//  * Time, the bench scene (sample photo, one face), 1 thread, min face 20, same run: 640x480
+//    13.2 ms upright, 18.5 ms all orientations (1.40x; the previous all-orientations code: 4.1x);
+//    1280x720 35.5 vs 48.0 ms (1.36x).
+//  * The 48 photos of ../shared/data/faces scaled to 480 px, turned by 0, 45, .., 315 degrees on
+//    an enlarged canvas: all 49 faces of at least 40 px that the upright detector finds upright
+//    are found at every one of the 8 angles, each once; the 5 points are in a sane order (eyes
+//    above nose above mouth, left before right, in the face's own frame) for 386 of 392.
+//  * False faces (detections of no face, or a second one of a face) on collages of pasted
+//    portraits (upright, turned by quarter turns and any angle), tiled photos, blank and noise
+//    images: 3 with all orientations, 4 upright; faces found 171 vs 145 of 174.
+//  * WIDER FACE train subset (118 images, official boxes), faces >= 40 px found / false faces:
+//    upright detector on the upright images 397/416 and 22; all orientations on the same
+//    images 397/416 and 22, turned by 90, 180, 270 degrees 391, 393, 394 and 12, 16, 23, by 45
+//    and 135 degrees 344, 339 and 47, 37 (the upright detector on those turned images: 45 to 63
+//    false faces). Faces of 28-40 px turned by quarter turns: 187-190 of 217 (upright 190);
+//    20-28 px: 105 of 232 (upright 178), mostly images where no larger face confirms the turn.
 #pragma once
 
 #include <array>
@@ -64,9 +113,8 @@ struct DetectorOptions {
   std::array<float, 3> nms = {0.7f, 0.7f, 0.7f};         // IoU of the cross-scale (Union), R-Net (Union), O-Net (Min) NMS
   float pnet_scale_nms = 0.5f;       // IoU of the per-scale P-Net NMS (Union)
   int num_threads = 1;               // threads for one detect() call, 1..64
-  // Also search the image turned by 90, 180 and 270 degrees (faces lying sideways or upside down;
-  // MTCNN alone covers about +-45 degrees of roll). About 4x the time. Landmark order stays
-  // face-relative: landmarks[0] is the eye on the image-left side of the face as if upright.
+  // Also find faces at any roll: lying sideways, upside down (MTCNN alone covers about +-45
+  // degrees). See "All orientations" below: how, what it costs, what was measured.
   bool all_orientations = false;
   ComputeBackend backend = ComputeBackend::kFast;
 };
@@ -75,6 +123,20 @@ struct DetectorOptions {
 struct DetectorProfile {
   double pyramid_ms = 0, pnet_ms = 0, rnet_ms = 0, onet_ms = 0, total_ms = 0;
   int pnet_candidates = 0, rnet_candidates = 0;
+  double verify_ms = 0;  // all_orientations: the upright re-checks and the merge (time included in total_ms)
+};
+
+// What FaceDetector::verify() found on one candidate.
+struct VerifiedFace {
+  float score = 0;   // O-Net face probability of the crop turned upright, in [0, 1]
+  Face face;         // the refined face in image coordinates: face.score == score; landmarks
+                     // in face order; box centred on `centre`, sides width x height (swapped
+                     // when the roll is nearer +-90 than 0 or 180 degrees)
+  float roll = 0;    // degrees the crop was turned by: the angle of the candidate's eye line
+                     // (landmarks[0] -> landmarks[1]), clockwise on screen, in [-180, 180]
+  Point2f centre;    // the refined box in the face's own frame: its centre in the image,
+  float width = 0;   // its side along the eye line
+  float height = 0;  // and across it
 };
 
 class FaceDetector {
@@ -82,6 +144,14 @@ class FaceDetector {
   static std::unique_ptr<FaceDetector> create(const DetectorOptions& options = {});
   virtual ~FaceDetector() = default;
   virtual std::vector<Face> detect(const ImageView& image) = 0;
+  // Re-checks one candidate face, upright, at any roll: O-Net on the square crop of side
+  // max(box width, height) around the box centre, turned by the roll of the candidate's eyes
+  // (landmarks[0] -> landmarks[1]; eyes at one point: no turn). Only box and the two eyes are
+  // read; thresholds and all_orientations do not apply (the caller decides what score is enough:
+  // real faces score > 0.9, background < 0.2 in the tests). One O-Net run, about 0.2 ms; outside
+  // the image the crop is black. For trackers: a face followed from the previous frame's points.
+  // Throws kInvalidArgument as detect() does for the image, and for an empty or non-finite box.
+  virtual VerifiedFace verify(const ImageView& image, const Face& candidate) = 0;
   virtual const DetectorOptions& options() const = 0;
   virtual const DetectorProfile& lastProfile() const = 0;
 };

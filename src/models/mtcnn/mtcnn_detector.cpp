@@ -34,6 +34,7 @@ struct Candidate {
   float score = 0;
   float reg[4] = {0, 0, 0, 0};
   std::array<Point2f, 5> points{};
+  int turn = 0;  // all_orientations: quarter turns clockwise of the frame box and points are in
 };
 
 float area(const Box& b) { return std::max(0.f, b.width()) * std::max(0.f, b.height()); }
@@ -79,6 +80,51 @@ void square(Candidate& c) {
   c.box = {cx - 0.5f * side, cy - 0.5f * side, cx + 0.5f * side, cy + 0.5f * side};
 }
 
+// Non-maximum suppression within each orientation pass: candidates of different passes are
+// different hypotheses and are merged only after verification.
+std::vector<Candidate> nmsByTurn(std::vector<Candidate> c, float threshold, Overlap mode) {
+  if (std::all_of(c.begin(), c.end(), [&](const Candidate& k) { return k.turn == c.front().turn; })) return nms(std::move(c), threshold, mode);
+  std::vector<Candidate> out, group;
+  for (int turn = 0; turn < 4; ++turn) {
+    group.clear();
+    for (const Candidate& k : c)
+      if (k.turn == turn) group.push_back(k);
+    for (const Candidate& k : nms(std::move(group), threshold, mode)) out.push_back(k);
+  }
+  return out;
+}
+
+// cv::rotate flag of `turn` quarter turns clockwise ([0] is never used).
+constexpr cv::RotateFlags kTurnFlag[4] = {cv::ROTATE_180, cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE};
+
+// A point of the image turned `turn` quarter turns clockwise, in the original W x H image.
+Point2f unturn(Point2f p, int turn, int W, int H) {
+  switch (turn) {
+    case 0: return p;
+    case 1: return {p.y, float(H) - p.x};  // turned image is H wide, W high
+    case 2: return {float(W) - p.x, float(H) - p.y};
+    default: return {float(W) - p.y, p.x};
+  }
+}
+
+Box unturn(const Box& b, int turn, int W, int H) {
+  const Point2f a = unturn(Point2f{b.x1, b.y1}, turn, W, H), c = unturn(Point2f{b.x2, b.y2}, turn, W, H);
+  return {std::min(a.x, c.x), std::min(a.y, c.y), std::max(a.x, c.x), std::max(a.y, c.y)};
+}
+
+// all_orientations: the settings of the turned passes and of the upright re-checks, measured on
+// WIDER FACE train images (../shared/data/widerface-train-subset: 118 images turned by 0, 45, 90,
+// 135, 180 and 270 degrees, labelled by their official boxes; never the test photos). The
+// figures are in detector.hpp.
+constexpr float kTurnedPnetThreshold = 0.8f;  // P-Net of the turned passes (fewer R-Net candidates)
+constexpr float kKnownCascade = 0.99f;        // an upright face this sure (O-Net)
+constexpr float kKnownCheck = 0.9f;           // and checked this well: the turned passes skip its place
+constexpr float kEvidence = 12.f;             // a face passes on its own: logits of its cascade O-Net
+                                              // score, two checks and the R-Net check sum to this (0.95 each)
+constexpr float kTrustedCheck = 0.5f;         // a face of a confirmed pass: its first check at least this
+constexpr float kLevelRoll = 30.f;            // degrees: a face this close to a pass's upright is level there
+constexpr double kPi = 3.14159265358979323846;
+
 float faceProbability(const float* logits) { return 1.f / (1.f + std::exp(logits[0] - logits[1])); }
 
 // (x - 127.5) / 128: the normalisation MTCNN was trained with.
@@ -119,58 +165,471 @@ class MtcnnDetector final : public FaceDetector {
   const DetectorProfile& lastProfile() const override { return prof_; }
 
   std::vector<Face> detect(const ImageView& view) override {
-    if (!view.data) throw Error(Error::Code::kInvalidArgument, "detect: image view has no data");
-    if (view.width < 12 || view.height < 12)
-      throw Error(Error::Code::kInvalidArgument, "detect: image is " + std::to_string(view.width) + "x" + std::to_string(view.height) +
-                                                     " pixels; MTCNN needs at least 12x12");
+    checkView(view, "detect");
     prof_ = {};
     const auto t0 = Clock::now();
     const cv::Mat rgb = asRgb(view);
-    std::vector<Candidate> c = cascade(rgb);
+    std::vector<Face> faces;
     if (opt_.all_orientations) {
-      // MTCNN finds faces within about +-45 degrees of upright: the quarter turns of the image
-      // cover the rest. Results are mapped back; the same face found twice keeps its best score.
-      const int W = rgb.cols, H = rgb.rows;
-      cv::Mat turned;
-      for (int turn = 1; turn <= 3; ++turn) {
-        cv::rotate(rgb, turned, turn == 1 ? cv::ROTATE_90_CLOCKWISE : turn == 2 ? cv::ROTATE_180 : cv::ROTATE_90_COUNTERCLOCKWISE);
-        for (Candidate k : cascade(turned)) {
-          for (auto& p : k.points) p = unturn(p, turn, W, H);
-          const Point2f a = unturn({k.box.x1, k.box.y1}, turn, W, H), b = unturn({k.box.x2, k.box.y2}, turn, W, H);
-          k.box = {std::min(a.x, b.x), std::min(a.y, b.y), std::max(a.x, b.x), std::max(a.y, b.y)};
-          c.push_back(k);
-        }
-      }
-      c = nms(std::move(c), 0.5f, Overlap::kMin);
+      faces = allOrientations(rgb);
+    } else {
+      for (const Candidate& k : cascade(rgb)) faces.push_back({k.score, k.box, k.points});
     }
     prof_.total_ms = msSince(t0);
-
-    std::vector<Face> faces;
-    for (const Candidate& k : c) faces.push_back({k.score, k.box, k.points});
     return faces;
   }
 
+  VerifiedFace verify(const ImageView& view, const Face& candidate) override {
+    checkView(view, "verify");
+    if (!(candidate.box.width() > 0 && candidate.box.height() > 0) || !std::isfinite(candidate.box.x1 + candidate.box.y1 + candidate.box.x2 + candidate.box.y2))
+      throw Error(Error::Code::kInvalidArgument, "verify: the candidate's box is empty or not finite");
+    const cv::Mat rgb = asRgb(view);
+    std::vector<Check> checks(1);
+    checks[0].setFrom(candidate);
+    runChecks(rgb, checks, false);
+    return checks[0].result;
+  }
+
  private:
+  static void checkView(const ImageView& view, const char* what) {
+    if (!view.data) throw Error(Error::Code::kInvalidArgument, std::string(what) + ": image view has no data");
+    if (view.width < 12 || view.height < 12)
+      throw Error(Error::Code::kInvalidArgument, std::string(what) + ": image is " + std::to_string(view.width) + "x" +
+                                                     std::to_string(view.height) + " pixels; MTCNN needs at least 12x12");
+  }
+
   // The three MTCNN stages on one RGB image.
   std::vector<Candidate> cascade(const cv::Mat& rgb) {
     std::vector<Candidate> c = stage1(rgb);
     prof_.pnet_candidates += int(c.size());
     const auto t2 = Clock::now();
-    if (!c.empty()) c = refine(rgb, c, 1);
+    if (!c.empty()) c = refine(rgb, c, 1, uniform(opt_.thresholds[1]));
     prof_.rnet_candidates += int(c.size());
     prof_.rnet_ms += msSince(t2);
     const auto t3 = Clock::now();
-    if (!c.empty()) c = refine(rgb, c, 2);
+    if (!c.empty()) c = refine(rgb, c, 2, uniform(opt_.thresholds[2]));
     prof_.onet_ms += msSince(t3);
     return c;
   }
 
-  // A point of the image turned `turn` quarter turns clockwise, in the original W x H image.
-  static Point2f unturn(Point2f p, int turn, int W, int H) {
-    switch (turn) {
-      case 1: return {p.y, float(H) - p.x};             // turned image is H wide, W high
-      case 2: return {float(W) - p.x, float(H) - p.y};
-      default: return {float(W) - p.y, p.x};
+  static std::array<float, 4> uniform(float t) { return {t, t, t, t}; }
+
+  // One upright re-check: O-Net (and R-Net) on a de-rotated crop; see checkCrop().
+  struct Check {
+    // in: the crop, a square of `side` around `centre`, turned by `roll` (radians)
+    Point2f centre;
+    float side = 0, roll = 0;
+    VerifiedFace result;
+    float rnet = 0;   // R-Net on the same crop (when asked for)
+    int quarter = 0;  // quarter turns checkFaces() added to the eyes' roll
+    void setFrom(const Face& f) {
+      centre = {0.5f * (f.box.x1 + f.box.x2), 0.5f * (f.box.y1 + f.box.y2)};
+      side = std::max(f.box.width(), f.box.height());
+      const float dx = f.landmarks[1].x - f.landmarks[0].x, dy = f.landmarks[1].y - f.landmarks[0].y;
+      roll = dx == 0 && dy == 0 ? 0.f : std::atan2(dy, dx);
+    }
+  };
+
+  // ---- all orientations ---------------------------------------------------------------------
+  //
+  // One pyramid. Each level is also turned by 90, 180 and 270 degrees (cv::rotate of the resized
+  // level: exact quarter turns) and P-Net runs on the turned levels too; the turned passes start
+  // at the level that sees faces of 2 x min_face_size. Then:
+  //  * the upright pass is the upright detector's cascade. Its faces are checked (checkFaces):
+  //    which way up they are (R-Net on the crop turned by the eyes' roll and three more quarter
+  //    turns, O-Net to confirm a change: MTCNN also fires on faces turned by 90 or 180 degrees,
+  //    with its points in the wrong order, and those are re-derived from the check), then O-Net
+  //    on the crop that way up, twice. Where a face is sure, level and checks well, the turned
+  //    passes' candidates are dropped (stop early);
+  //  * R-Net and O-Net run once on the merged candidates of the three turned passes, and their
+  //    faces are checked the same way;
+  //  * a face's evidence is the sum of the logits of its cascade O-Net score, the two O-Net
+  //    checks and an R-Net check; a face passes on its own with evidence >= kEvidence;
+  //  * such a face level in a pass (kLevelRoll) confirms that pass: for a turned pass, a turned
+  //    photo (the camera on its side). A confirmed turned pass runs again as the upright
+  //    detector would on the image turned that way (all levels, the upright thresholds).
+  //    Confirmed passes, and the upright pass when no pass is confirmed, are trusted: their
+  //    faces pass on the upright detector's thresholds (turned: and a first check >=
+  //    kTrustedCheck the right way up);
+  //  * duplicates of one face across passes merge: the face seen level in its pass is kept,
+  //    else the one best by cascade and first check.
+  std::vector<Face> allOrientations(const cv::Mat& rgb) {
+    const int W = rgb.cols, H = rgb.rows;
+    const int n = buildPyramid(rgb), F = std::min(n, turnedFirstLevel());
+    std::vector<Candidate> up, turned;
+    for (const Candidate& k : pnetTurns({0, F, F, F}, n, W, H)) (k.turn == 0 ? up : turned).push_back(k);
+
+    // The upright pass: exactly the upright detector's cascade.
+    auto t = Clock::now();
+    if (!up.empty()) up = refine(rgb, up, 1, uniform(opt_.thresholds[1]));
+    prof_.rnet_candidates += int(up.size());
+    prof_.rnet_ms += msSince(t);
+    t = Clock::now();
+    if (!up.empty()) up = refine(rgb, up, 2, uniform(opt_.thresholds[2]));
+    prof_.onet_ms += msSince(t);
+    // Its faces are checked: which way up they are, O-Net on the crop that way up, twice.
+    t = Clock::now();
+    std::vector<Found> faces;
+    std::array<bool, 4> confirmed{};
+    const std::vector<Check> up_checks = checkFaces(rgb, up);
+    std::vector<Check> again(up.size());
+    for (size_t i = 0; i < up.size(); ++i) again[i].setFrom(up_checks[i].result.face);
+    runChecks(rgb, again, true);
+    for (size_t i = 0; i < up.size(); ++i) {
+      const Check &k = up_checks[i], &k2 = again[i];
+      Found f;
+      f.face = {up[i].score, up[i].box, up[i].points};
+      // Found the wrong way up: re-derived from its checks.
+      f.rederived = k.quarter != 0;
+      f.level = !f.rederived && levelIn(0, eyeRoll(f.face));
+      if (f.rederived && k2.result.score >= opt_.thresholds[2]) f.face = k2.result.face;
+      f.check = k.result.score;
+      f.rank = logit(up[i].score) + logit(k.result.score);
+      f.evidence = logit(up[i].score) + logit(k.result.score) + logit(k2.result.score) + logit(k2.rnet);
+      f.standard = true;
+      if (f.evidence >= kEvidence) confirm(eyeRoll(k2.result.face), confirmed);
+      faces.push_back(f);
+    }
+    // Stop early where a face is already found upright: the turned passes' candidates there are
+    // dropped.
+    std::vector<Box> known;
+    for (const Found& f : faces)
+      if (f.level && f.face.score >= kKnownCascade && f.check >= kKnownCheck) known.push_back(f.face.box);
+    dropKnown(turned, known, W, H);
+    prof_.verify_ms += msSince(t);
+
+    // The turned passes, their faces checked.
+    turnedFaces(rgb, turned, faces, confirmed);
+    // A confirmed turned pass runs again as the upright detector would on the image turned that
+    // way: all levels (its finer ones now), the upright thresholds; its faces replace its first.
+    for (int turn = 1; turn < 4; ++turn) {
+      if (!confirmed[size_t(turn)]) continue;
+      std::array<int, 4> from = {-1, -1, -1, -1};
+      from[size_t(turn)] = 0;
+      std::vector<Candidate> again = pnetTurns(from, F, W, H, n);
+      dropKnown(again, known, W, H);
+      faces.erase(std::remove_if(faces.begin(), faces.end(), [&](const Found& f) { return f.turn == turn; }), faces.end());
+      std::array<bool, 4> unused{};
+      turnedFaces(rgb, again, faces, unused);
+    }
+
+    // Which passes are trusted like the upright detector: the confirmed ones; the upright pass
+    // also when no pass is confirmed.
+    std::array<bool, 4> trusted = confirmed;
+    if (std::none_of(confirmed.begin(), confirmed.end(), [](bool c) { return c; })) trusted[0] = true;
+    // One face per place: of those seen level in their pass the best (cascade and first check),
+    // else the best of the others.
+    t = Clock::now();
+    std::stable_sort(faces.begin(), faces.end(), [](const Found& a, const Found& b) { return a.level != b.level ? a.level : a.rank > b.rank; });
+    std::vector<Face> out;
+    for (const Found& f : faces) {
+      if (!(f.evidence >= kEvidence || (trusted[size_t(f.turn)] && f.standard))) continue;
+      if (std::none_of(out.begin(), out.end(), [&](const Face& o) { return samePlace(o.box, f.face.box); })) out.push_back(f.face);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const Face& a, const Face& b) { return a.score > b.score; });
+    prof_.verify_ms += msSince(t);
+    return out;
+  }
+
+  // A face of some pass with what its checks said.
+  struct Found {
+    Face face;
+    float check = 0;        // first check's O-Net probability
+    float rank = 0;         // which duplicate is kept: logits of its cascade O-Net score + first check
+    bool rederived = false; // found the wrong way up: its box and points come from its checks
+    bool level = false;     // not rederived, and its eyes level in its pass (levelIn): the pass saw
+                            // it nearly upright; such a duplicate is kept first
+    int turn = 0;
+    float evidence = 0;     // logits of cascade O-Net + two checks + R-Net check
+    bool standard = false;  // passes in a trusted pass
+  };
+
+  // The first pyramid level of the turned passes: faces from 2 x min_face_size.
+  int turnedFirstLevel() const {
+    int first = 0;
+    for (float s = 1; s > 0.5f + 1e-4f; s *= opt_.scale_factor) ++first;
+    return first;
+  }
+
+  // R-Net and O-Net on the merged candidates of the turned passes, then their checks; the faces
+  // are added to `faces` (all of them: which are kept is decided at the end); `confirmed` marks
+  // the passes in which one that passes on its own is level.
+  void turnedFaces(const cv::Mat& rgb, std::vector<Candidate> c, std::vector<Found>& faces, std::array<bool, 4>& confirmed) {
+    const int W = rgb.cols, H = rgb.rows;
+    auto t = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, 1, uniform(opt_.thresholds[1]));
+    prof_.rnet_candidates += int(c.size());
+    prof_.rnet_ms += msSince(t);
+    t = Clock::now();
+    if (!c.empty()) c = refine(rgb, c, 2, uniform(opt_.thresholds[2]));
+    prof_.onet_ms += msSince(t);
+    t = Clock::now();
+    for (Candidate& k : c) {
+      for (auto& p : k.points) p = unturn(p, k.turn, W, H);
+      k.box = unturn(k.box, k.turn, W, H);
+    }
+    // O-Net on the crop turned upright (by the eyes' roll and the best quarter turn), again on
+    // the crop that check refined, with R-Net.
+    const std::vector<Check> first = checkFaces(rgb, c);
+    std::vector<Check> second(c.size());
+    for (size_t i = 0; i < c.size(); ++i) second[i].setFrom(first[i].result.face);
+    runChecks(rgb, second, true);
+    for (size_t i = 0; i < c.size(); ++i) {
+      Found f;
+      f.turn = c[i].turn;
+      // As the pass found it (the upright detector's result on the image turned that way), unless
+      // the check found it the wrong way up: then re-derived from the checks.
+      f.rederived = first[i].quarter != 0;
+      f.face = f.rederived ? second[i].result.face : Face{c[i].score, c[i].box, c[i].points};
+      f.level = !f.rederived && levelIn(f.turn, eyeRoll(f.face));
+      f.check = first[i].result.score;
+      f.rank = logit(c[i].score) + logit(first[i].result.score);
+      f.evidence = logit(c[i].score) + logit(first[i].result.score) + logit(second[i].result.score) + logit(second[i].rnet);
+      f.standard = first[i].quarter == 0 && c[i].score >= opt_.thresholds[2] && first[i].result.score >= kTrustedCheck;
+      if (first[i].quarter != 0 && second[i].result.score < opt_.thresholds[2]) f.evidence = -1e30f, f.standard = false;  // its score is the check's
+      if (f.evidence >= kEvidence) confirm(eyeRoll(second[i].result.face), confirmed);
+      faces.push_back(f);
+    }
+    prof_.verify_ms += msSince(t);
+  }
+
+  // Degrees, clockwise on screen: the angle of a face's eye line.
+  static float eyeRoll(const Face& f) {
+    return float(std::atan2(f.landmarks[1].y - f.landmarks[0].y, f.landmarks[1].x - f.landmarks[0].x) * 180 / kPi);
+  }
+
+  // A face passing on its own confirms the pass that sees it level (the roll of its checked
+  // points within kLevelRoll of that pass's upright).
+  static void confirm(float roll_degrees, std::array<bool, 4>& confirmed) {
+    for (int turn = 0; turn < 4; ++turn)
+      if (levelIn(turn, roll_degrees)) confirmed[size_t(turn)] = true;
+  }
+
+  // A face of this roll (degrees) is level in the pass turned `turn` quarter turns: within
+  // kLevelRoll of that pass's upright.
+  static bool levelIn(int turn, float roll_degrees) {
+    return std::fabs(std::remainder(roll_degrees + 90.f * float(turn), 360.f)) <= kLevelRoll;
+  }
+
+  // Orientation test, then the first check, for faces in image coordinates.
+  // The way up is the eyes' unless R-Net prefers another quarter turn and O-Net agrees: the
+  // sum of both logits there beats the sum at the eyes' roll.
+  std::vector<Check> checkFaces(const cv::Mat& rgb, const std::vector<Candidate>& c) {
+    std::vector<Check> checks(c.size());
+    for (size_t i = 0; i < c.size(); ++i) checks[i].setFrom({c[i].score, c[i].box, c[i].points});
+    std::vector<std::array<float, 4>> rnet = orient(rgb, checks);
+    runChecks(rgb, checks, false);
+    std::vector<Check> turned;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < c.size(); ++i) {
+      int best = 0;
+      for (int q = 1; q < 4; ++q)
+        if (rnet[i][size_t(q)] > rnet[i][size_t(best)]) best = q;
+      if (best == 0) continue;
+      turned.push_back(checks[i]);
+      turned.back().roll += float(best * kPi / 2), turned.back().quarter = best;
+      which.push_back(i);
+    }
+    runChecks(rgb, turned, false);
+    for (size_t j = 0; j < turned.size(); ++j) {
+      const size_t i = which[j];
+      if (logit(turned[j].result.score) + rnet[i][size_t(turned[j].quarter)] > logit(checks[i].result.score) + rnet[i][0]) checks[i] = turned[j];
+    }
+    return checks;
+  }
+
+  // Drops candidates (in their turned frames) lying where a known face is.
+  static void dropKnown(std::vector<Candidate>& c, const std::vector<Box>& known, int W, int H) {
+    if (known.empty()) return;
+    std::vector<Candidate> rest;
+    for (const Candidate& k : c) {
+      const Box b = unturn(k.box, k.turn, W, H);
+      if (std::none_of(known.begin(), known.end(), [&](const Box& f) { return samePlace(f, b); })) rest.push_back(k);
+    }
+    c.swap(rest);
+  }
+
+  // Two boxes on one face: overlap above half of the smaller box, which is at least a quarter
+  // of the larger (a face box around a smaller one is not the same face).
+  static bool samePlace(const Box& a, const Box& b) {
+    const float m = std::min(area(a), area(b));
+    return m > 0 && m >= 0.25f * std::max(area(a), area(b)) && intersection(a, b) / m > 0.5f;
+  }
+
+  static float logit(float p) {
+    p = std::min(std::max(p, 1e-5f), 1 - 1e-5f);
+    return std::log(p / (1 - p));
+  }
+
+  // The upright pyramid, kept in rgb_levels_: each level made from the previous one, as stage1.
+  int buildPyramid(const cv::Mat& rgb) {
+    const auto t = Clock::now();
+    if (pnet_by_size_.size() > 256) pnet_by_size_.clear();
+    const int W = rgb.cols, H = rgb.rows;
+    const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
+    float min_side = float(std::min(W, H)) * m;
+    size_t n = 0;
+    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor, ++n) {
+      const int ws = int(std::ceil(W * scale)), hs = int(std::ceil(H * scale));
+      if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
+      if (rgb_levels_.size() <= n) rgb_levels_.emplace_back();
+      resizeFast(n == 0 ? rgb : rgb_levels_[n - 1], cv::Size(ws, hs), rgb_levels_[n], scratch_);
+    }
+    prof_.pyramid_ms += msSince(t);
+    return int(n);
+  }
+
+  // P-Net on levels from[turn] .. to - 1 of each turn (from = -1: not that turn) of the W x H
+  // image's pyramid; the candidates of levels from[turn] .. collect - 1 (collect > to: levels run
+  // before too) after cross-scale NMS, regression and squaring, in their turn's frame, tagged.
+  std::vector<Candidate> pnetTurns(const std::array<int, 4>& from, int to, int W, int H, int collect = -1) {
+    if (collect < 0) collect = to;
+    auto t = Clock::now();
+    for (int turn = 0; turn < 4; ++turn) {
+      if (tlevels_[turn].size() < size_t(to)) tlevels_[turn].resize(size_t(to));
+      for (int i = 0; i < to; ++i) {
+        Level& lv = tlevels_[turn][size_t(i)];
+        lv.found.clear();
+        if (from[size_t(turn)] < 0 || i < from[size_t(turn)]) {
+          lv.net = nullptr;
+          continue;
+        }
+        const cv::Mat* src = &rgb_levels_[size_t(i)];
+        if (turn > 0) cv::rotate(*src, turned_, kTurnFlag[turn]), src = &turned_;
+        lv.input.resize(Shape{1, src->rows, src->cols, 3});
+        normalizeInto(*src, lv.input.data());
+        lv.net = &pnetFor(src->rows, src->cols, turn & 1);
+      }
+    }
+    prof_.pyramid_ms += msSince(t);
+    t = Clock::now();
+    auto runTurn = [&](int turn, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+      const int w = turn & 1 ? H : W, h = turn & 1 ? W : H;  // the image's size in the turn's frame
+      for (int i = 0; i < to; ++i)
+        if (tlevels_[turn][size_t(i)].net) runLevel(tlevels_[turn][size_t(i)], w, h, pool, scratch);
+    };
+    if (pool_.threads() > 1) {
+      // Two groups of passes, one per thread: {0, 180} and {90, 270}. The passes of a group share
+      // their P-Nets (same level sizes) and run one after the other; the groups never share one.
+      pool_.parallelFor(2, [&](size_t g) {
+        runTurn(int(g), nullptr, group_scratch_[g]);
+        runTurn(int(g) + 2, nullptr, group_scratch_[g]);
+      });
+    } else {
+      for (int turn = 0; turn < 4; ++turn) runTurn(turn, &pool_, pnet_scratch_);
+    }
+    std::vector<Candidate> out;
+    for (int turn = 0; turn < 4; ++turn) {
+      if (from[size_t(turn)] < 0) continue;
+      const float threshold = turn == 0 || from[size_t(turn)] == 0 ? opt_.thresholds[0] : std::max(opt_.thresholds[0], kTurnedPnetThreshold);
+      std::vector<Candidate> all;
+      for (int i = from[size_t(turn)]; i < collect; ++i)
+        for (const Candidate& k : tlevels_[turn][size_t(i)].found)
+          if (k.score >= threshold) all.push_back(k);
+      all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
+      for (Candidate& k : all) applyRegression(k), square(k), k.turn = turn, out.push_back(k);
+    }
+    prof_.pnet_candidates += int(out.size());
+    prof_.pnet_ms += msSince(t);
+    return out;
+  }
+
+  // ---- the upright re-check (verify) ------------------------------------------------------
+
+  // The de-rotated 48 x 48 O-Net input of one check: image point of crop coordinates (a, b)
+  // (pixels of the `side` square, from its top-left corner, in the face's own frame) is
+  // centre + (a - side/2) * (cos, sin) + (b - side/2) * (-sin, cos).
+  void checkCrop(const cv::Mat& rgb, const Check& k, int S, float* dst, cv::Mat& patch, cv::Mat& shrunk) {
+    const double cs = std::cos(k.roll), sn = std::sin(k.roll);
+    // Large faces are first shrunk (area averaging) to about twice the input size, so the
+    // bilinear warp below does not alias.
+    const cv::Mat* src = &rgb;
+    double ox = 0, oy = 0, kx = 1, ky = 1;
+    if (k.side > 2 * S) {
+      const double half = 0.5 * k.side * (std::fabs(cs) + std::fabs(sn)) + 2;
+      const cv::Rect r = cv::Rect(int(std::floor(k.centre.x - half)), int(std::floor(k.centre.y - half)), int(std::ceil(2 * half)) + 1,
+                                  int(std::ceil(2 * half)) + 1) & cv::Rect(0, 0, rgb.cols, rgb.rows);
+      if (r.width >= 2 && r.height >= 2) {
+        const double f = 2.0 * S / k.side;
+        const cv::Size to(std::max(1, int(std::lround(r.width * f))), std::max(1, int(std::lround(r.height * f))));
+        resizeFast(rgb(r), to, shrunk, check_scratch_);
+        src = &shrunk, ox = r.x, oy = r.y, kx = double(to.width) / r.width, ky = double(to.height) / r.height;
+      }
+    }
+    // dst pixel (u, v) -> source pixel index: continuous crop point (u + 0.5) * side / S.
+    const double step = k.side / S, a0 = 0.5 * step - 0.5 * k.side;
+    const double x0 = k.centre.x + a0 * cs - a0 * sn, y0 = k.centre.y + a0 * sn + a0 * cs;
+    const cv::Matx23d M(kx * step * cs, -kx * step * sn, (x0 - ox) * kx - 0.5,  //
+                        ky * step * sn, ky * step * cs, (y0 - oy) * ky - 0.5);
+    cv::warpAffine(*src, patch, M, cv::Size(S, S), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    normalizeInto(patch, dst);
+  }
+
+  // R-Net on each check's crop turned by 0, 90, 180 and 270 degrees more (one batch): the face
+  // logits of the four.
+  std::vector<std::array<float, 4>> orient(const cv::Mat& rgb, const std::vector<Check>& checks) {
+    constexpr int R = mtcnn::kRNetSize;
+    std::vector<std::array<float, 4>> logits(checks.size());
+    if (checks.empty()) return logits;
+    const size_t per = size_t(R) * R * 3;
+    Worker& wk = *workers_[0];
+    rnet_input_.resize(Shape{int(4 * checks.size()), R, R, 3});
+    for (size_t i = 0; i < checks.size(); ++i)
+      for (int q = 0; q < 4; ++q) {
+        Check k = checks[i];
+        k.roll += float(q * kPi / 2);
+        checkCrop(rgb, k, R, rnet_input_.data() + (4 * i + size_t(q)) * per, wk.patch, check_shrunk_);
+      }
+    const Tensor& out = wk.nets.rnet.forward(rnet_input_, &pool_);
+    const size_t oc = size_t(out.shape().c);
+    for (size_t i = 0; i < checks.size(); ++i)
+      for (int q = 0; q < 4; ++q) {
+        const float* o = out.data() + (4 * i + size_t(q)) * oc;
+        logits[i][size_t(q)] = o[1] - o[0];
+      }
+    return logits;
+  }
+
+  // O-Net on every check's de-rotated crop (one batch), results back in image coordinates.
+  void runChecks(const cv::Mat& rgb, std::vector<Check>& checks, bool with_rnet) {
+    constexpr int S = mtcnn::kONetSize, R = mtcnn::kRNetSize;
+    if (checks.empty()) return;
+    const size_t per = size_t(S) * S * 3;
+    Worker& wk = *workers_[0];
+    wk.input.resize(Shape{int(checks.size()), S, S, 3});
+    if (with_rnet) rnet_input_.resize(Shape{int(checks.size()), R, R, 3});
+    for (size_t i = 0; i < checks.size(); ++i) {
+      checkCrop(rgb, checks[i], S, wk.input.data() + i * per, wk.patch, check_shrunk_);
+      if (with_rnet) {
+        cv::resize(wk.patch, wk.turned, cv::Size(R, R), 0, 0, cv::INTER_AREA);
+        normalizeInto(wk.turned, rnet_input_.data() + i * size_t(R) * R * 3);
+      }
+    }
+    if (with_rnet) {
+      const Tensor& ro = wk.nets.rnet.forward(rnet_input_, &pool_);
+      for (size_t i = 0; i < checks.size(); ++i) checks[i].rnet = faceProbability(ro.data() + i * size_t(ro.shape().c));
+    }
+    const Tensor& out = wk.nets.onet.forward(wk.input, &pool_);
+    const size_t oc = size_t(out.shape().c);
+    for (size_t i = 0; i < checks.size(); ++i) {
+      Check& k = checks[i];
+      const float* o = out.data() + i * oc;
+      const float s = k.side, cs = std::cos(k.roll), sn = std::sin(k.roll);
+      auto toImage = [&](float a, float b) {  // crop pixels -> image
+        a -= 0.5f * s, b -= 0.5f * s;
+        return Point2f{k.centre.x + a * cs - b * sn, k.centre.y + a * sn + b * cs};
+      };
+      VerifiedFace& r = k.result;
+      r.score = faceProbability(o);
+      r.roll = std::remainder(k.roll * float(180 / kPi), 360.f);
+      const float x1 = o[2] * s, y1 = o[3] * s, x2 = s + o[4] * s, y2 = s + o[5] * s;
+      r.centre = toImage(0.5f * (x1 + x2), 0.5f * (y1 + y2));
+      r.width = x2 - x1, r.height = y2 - y1;
+      const bool sideways = std::fabs(sn) > std::fabs(cs);
+      const float hw = 0.5f * (sideways ? r.height : r.width), hh = 0.5f * (sideways ? r.width : r.height);
+      r.face.score = r.score;
+      r.face.box = {r.centre.x - hw, r.centre.y - hh, r.centre.x + hw, r.centre.y + hh};
+      for (int p = 0; p < 5; ++p) r.face.landmarks[size_t(p)] = toImage(o[6 + p] * s, o[11 + p] * s);
     }
   }
 
@@ -199,9 +658,11 @@ class MtcnnDetector final : public FaceDetector {
   // which doubled P-Net's cost when one network served every pyramid level. One P-Net per
   // level size (weights are 28 KB) keeps each operator on a single size. Their activations
   // share pnet_scratch_, so the cache costs XNNPACK's indirection buffers, not activations.
-  engine::Sequential& pnetFor(int h, int w) {
-    auto it = pnet_by_size_.find({h, w});
-    if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::make_pair(h, w), mtcnn::buildNets(model_, backend_).pnet).first;
+  // `slot` keeps apart the nets of passes that may run at the same time (all_orientations with
+  // 2+ threads: square levels of the upright and the sideways passes have one size).
+  engine::Sequential& pnetFor(int h, int w, int slot = 0) {
+    auto it = pnet_by_size_.find({h, w, slot});
+    if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::array<int, 3>{h, w, slot}, mtcnn::buildNets(model_, backend_).pnet).first;
     return it->second;
   }
 
@@ -277,25 +738,36 @@ class MtcnnDetector final : public FaceDetector {
   struct Worker {
     mtcnn::Nets nets;
     Tensor input;
-    cv::Mat patch, scratch[2];
+    cv::Mat patch, scratch[2], turned;
   };
 
   // Crops box b (rounded to whole pixels, zero outside the image), resizes it to size x size
   // and writes it normalised to dst. Moves the box onto the pixel grid: the net's outputs are
-  // relative to exactly what it saw.
-  static void cropInto(const cv::Mat& rgb, Box& b, int size, float* dst, Worker& wk) {
+  // relative to exactly what it saw. With turn > 0 the box is in the frame of the image turned
+  // `turn` quarter turns clockwise, and so is the crop (cut from the image, then turned).
+  static void cropInto(const cv::Mat& rgb, Box& b, int turn, int size, float* dst, Worker& wk) {
     const int x1 = int(std::floor(b.x1)), y1 = int(std::floor(b.y1));
     const int bw = std::max(1, int(std::lround(b.width()))), bh = std::max(1, int(std::lround(b.height())));
     b = {float(x1), float(y1), float(x1 + bw), float(y1 + bh)};
-    const cv::Rect box(x1, y1, bw, bh), inside = box & cv::Rect(0, 0, rgb.cols, rgb.rows);
+    cv::Rect box(x1, y1, bw, bh);
+    if (turn != 0) {  // the same pixels in the image's frame (whole pixels map to whole pixels)
+      const Box u = unturn(b, turn, rgb.cols, rgb.rows);
+      box = cv::Rect(int(std::lround(u.x1)), int(std::lround(u.y1)), int(std::lround(u.width())), int(std::lround(u.height())));
+    }
+    const cv::Rect inside = box & cv::Rect(0, 0, rgb.cols, rgb.rows);
     cv::Mat crop;
     if (inside == box) {
       crop = rgb(box);
     } else {
-      crop = cv::Mat::zeros(bh, bw, CV_8UC3);
-      if (inside.area() > 0) rgb(inside).copyTo(crop(cv::Rect(inside.x - x1, inside.y - y1, inside.width, inside.height)));
+      crop = cv::Mat::zeros(box.height, box.width, CV_8UC3);
+      if (inside.area() > 0) rgb(inside).copyTo(crop(cv::Rect(inside.x - box.x, inside.y - box.y, inside.width, inside.height)));
     }
     resizeFast(crop, cv::Size(size, size), wk.patch, wk.scratch);
+    if (turn != 0) {  // resizing and quarter turns commute (up to how odd sides are halved)
+      cv::rotate(wk.patch, wk.turned, kTurnFlag[turn]);
+      normalizeInto(wk.turned, dst);
+      return;
+    }
     normalizeInto(wk.patch, dst);
   }
 
@@ -303,7 +775,7 @@ class MtcnnDetector final : public FaceDetector {
   // Crops go through in chunks of kChunk: a chunk's activations stay in the L2 cache, which
   // measured ~30% faster than one batch of all candidates. With 2+ threads the chunks are
   // shared out whole (one worker per thread); results do not depend on the thread count.
-  std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, int stage) {
+  std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, int stage, const std::array<float, 4>& threshold) {
     constexpr size_t kChunk = 32;
     const int size = stage == 1 ? mtcnn::kRNetSize : mtcnn::kONetSize;
     const size_t per = size_t(size) * size * 3, chunks = (c.size() + kChunk - 1) / kChunk;
@@ -313,7 +785,7 @@ class MtcnnDetector final : public FaceDetector {
       for (size_t chunk = first; chunk < chunks; chunk += step) {
         const size_t start = chunk * kChunk, n = std::min(kChunk, c.size() - start);
         wk.input.resize(Shape{int(n), size, size, 3});
-        for (size_t i = 0; i < n; ++i) cropInto(rgb, c[start + i].box, size, wk.input.data() + i * per, wk);
+        for (size_t i = 0; i < n; ++i) cropInto(rgb, c[start + i].box, c[start + i].turn, size, wk.input.data() + i * per, wk);
         const Tensor& out = net.forward(wk.input, pool);
         const size_t oc = size_t(out.shape().c);
         for (size_t i = 0; i < n; ++i) std::copy(out.data() + i * oc, out.data() + (i + 1) * oc, outs[start + i].begin());
@@ -330,7 +802,7 @@ class MtcnnDetector final : public FaceDetector {
       const float* o = outs[i].data();
       Candidate k = c[i];
       k.score = faceProbability(o);
-      if (k.score < opt_.thresholds[size_t(stage)]) continue;
+      if (k.score < threshold[size_t(k.turn)]) continue;
       std::copy(o + 2, o + 6, k.reg);
       if (stage == 2)
         for (int p = 0; p < 5; ++p)
@@ -338,11 +810,11 @@ class MtcnnDetector final : public FaceDetector {
       kept.push_back(k);
     }
     if (stage == 1) {
-      kept = nms(std::move(kept), opt_.nms[1], Overlap::kUnion);
+      kept = nmsByTurn(std::move(kept), opt_.nms[1], Overlap::kUnion);
       for (Candidate& k : kept) applyRegression(k), square(k);
     } else {
       for (Candidate& k : kept) applyRegression(k);
-      kept = nms(std::move(kept), opt_.nms[2], Overlap::kMin);
+      kept = nmsByTurn(std::move(kept), opt_.nms[2], Overlap::kMin);
     }
     return kept;
   }
@@ -352,11 +824,17 @@ class MtcnnDetector final : public FaceDetector {
   engine::ModelFile model_;
   engine::Backend backend_ = engine::Backend::kFast;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per thread; workers_[0] also when single-threaded
-  std::map<std::pair<int, int>, engine::Sequential> pnet_by_size_;
+  std::map<std::array<int, 3>, engine::Sequential> pnet_by_size_;
   DetectorProfile prof_;
   Tensor pnet_scratch_[2];  // shared by every level's P-Net when levels run one after another
   std::vector<Level> levels_;
   cv::Mat level_, resized_, scratch_[2];
+  // all_orientations
+  std::array<std::vector<Level>, 4> tlevels_;  // per turn: the turned pyramid levels
+  std::vector<cv::Mat> rgb_levels_;             // the upright pyramid (RGB)
+  Tensor group_scratch_[2][2];                 // P-Net workspaces of the two pass groups (2+ threads)
+  cv::Mat turned_, check_shrunk_, check_scratch_[2];
+  Tensor rnet_input_;                           // R-Net inputs of the upright re-checks
 };
 
 }  // namespace
