@@ -39,7 +39,7 @@ ImageView viewOf(const cv::Mat& m) { return {m.data, m.cols, m.rows, PixelFormat
 // The astronaut's face as a 192 x 192 crop, window shifted by (dx, dy) pixels.
 cv::Mat faceCrop(double dx, double dy, bool mirrored = false) {
   cv::Mat src = asMat(astronaut());
-  if (mirrored) cv::flip(src, src, 1);
+  if (mirrored) cv::flip(asMat(astronaut()), src = cv::Mat(), 1);  // a new buffer: never flip the shared sample in place
   const double cx = mirrored ? 512 - 222.0 : 222.0, cy = 119.0, side = 160.0, s = 192.0 / side;
   const cv::Matx23d m(s, 0, -(cx - side / 2 + dx) * s, 0, s, -(cy - side / 2 + dy) * s);
   cv::Mat crop;
