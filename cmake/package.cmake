@@ -38,7 +38,8 @@ set_target_properties(facekit_shared PROPERTIES
 install(TARGETS facekit_shared EXPORT facekitTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/facekit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev FILES_MATCHING PATTERN "*.hpp")
-install(TARGETS facekit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# The facekit front-end and the programs it runs from its own folder (tools/cli/programs.hpp).
+install(TARGETS facekit facekit-eval facekit-video facekit-serve RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
 # The models: converted at setup (make models) and the shipped facekit-106 weights.
 install(FILES ${PROJECT_SOURCE_DIR}/models/mtcnn.safetensors ${PROJECT_SOURCE_DIR}/models/facemesh.safetensors
@@ -65,7 +66,7 @@ set(CPACK_PACKAGE_NAME facekit)
 set(CPACK_PACKAGE_VENDOR "facekit")
 set(CPACK_PACKAGE_CONTACT "facekit maintainers <maintainers@facekit.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "face detection, 106-point landmarks and head pose: C++ library, headers, models and the facekit tool")
-set(CPACK_PACKAGE_DESCRIPTION "libfacekit (MTCNN detection with 5 landmarks, facekit-106 landmarks and head pose), its headers,\n CMake and pkg-config files, the converted models in /usr/share/facekit and the facekit program\n (including facekit serve). The shipped landmark106 weights are for research / non-commercial use.")
+set(CPACK_PACKAGE_DESCRIPTION "libfacekit (MTCNN detection with 5 landmarks, facekit-106 landmarks and head pose), its headers,\n CMake and pkg-config files, the converted models in /usr/share/facekit and the facekit program\n (with facekit-eval, facekit-video and facekit-serve, which it runs for eval, video and serve). The shipped landmark106 weights are for research / non-commercial use.")
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

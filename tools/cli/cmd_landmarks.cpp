@@ -13,20 +13,28 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
 
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
-#include "facekit/video.hpp"
 #include "pipeline/cv_interop.hpp"
 #include "pipeline/label_consensus.hpp"
 #include "inputs.hpp"
 #include "models/landmarks/head_pose.hpp"
+#include "programs.hpp"
 #include "progress.hpp"
 
 namespace fs = std::filesystem;
 
 namespace facekit::cli {
+
+// Outputs are written under a partial name and renamed when complete, so a failure or a kill
+// never leaves a truncated file where a good one was expected. The extension is kept (video
+// writers choose the container by it): out.mp4 -> out.partial.mp4.
+std::string partialPath(const std::string& path) {
+  const fs::path p(path);
+  return (p.parent_path() / (p.stem().string() + ".partial" + p.extension().string())).string();
+}
+
 namespace {
 
 struct Args {
@@ -77,14 +85,6 @@ void shift(FaceLandmarks& f, float dx, float dy) {
   for (auto& p : f.mesh) p[0] -= dx, p[1] -= dy;
 }
 
-// Outputs are written under a partial name and renamed when complete, so a failure or a kill
-// never leaves a truncated file where a good one was expected. The extension is kept (video
-// writers choose the container by it): out.mp4 -> out.partial.mp4.
-std::string partialPath(const std::string& path) {
-  const fs::path p(path);
-  return (p.parent_path() / (p.stem().string() + ".partial" + p.extension().string())).string();
-}
-
 // The --backend choice into the options (every subcommand here takes it).
 void applyBackend(Args& a) {
   a.opt.backend = a.backend == "mesh" ? LandmarkBackend::kMesh : LandmarkBackend::kLandmark106;
@@ -104,83 +104,6 @@ void runLandmarks(Args& a) {
     return out;
   });
   if (rc) throw ExitCode{rc};
-}
-
-// Video in (a file, or a camera index), annotated video and one JSON line per frame out. Faces
-// are detected every --detect-every frames and tracked from their own points in between
-// (FaceTracker), each with a stable track_id; landmarks smoothed per track.
-void runVideo(Args& a) {
-  const std::string& src = a.inputs.at(0);
-  const bool camera = !src.empty() && src.size() <= 3 && std::all_of(src.begin(), src.end(), ::isdigit);
-  cv::VideoCapture in;
-  if (camera) in.open(std::stoi(src));
-  else in.open(src);
-  if (!in.isOpened()) throw Error(Error::Code::kIoError, src + (camera ? ": cannot open this camera" : ": cannot open as a video"));
-  double fps = in.get(cv::CAP_PROP_FPS);
-  if (!(fps > 0 && fps < 1000)) fps = 25;
-  const long frames = camera ? 0 : long(in.get(cv::CAP_PROP_FRAME_COUNT));
-  TrackerOptions topt;
-  topt.landmarker = a.opt;
-  topt.detect_interval = a.detect_every;
-  topt.smooth = !a.no_smooth;
-  auto tracker = FaceTracker::create(topt);
-  cv::VideoWriter writer;
-  std::ofstream json;
-  if (!a.json.empty()) {
-    json.open(partialPath(a.json));
-    if (!json) throw Error(Error::Code::kIoError, "cannot write " + a.json);
-  }
-  Progress progress("video", frames > 0 ? size_t(frames) : 0);
-  cv::Mat bgr, rgb;
-  long index = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (; in.read(bgr); ++index) {
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    const ImageView view{rgb.data, rgb.cols, rgb.rows, PixelFormat::kRGB, rgb.step};
-    const double t = double(index) / fps;
-    const auto tracked = tracker->process(view, t);
-    std::vector<FaceLandmarks> faces;
-    for (const auto& f : tracked) faces.push_back(f.landmarks);
-    if (json.is_open()) {
-      auto j = nlohmann::ordered_json::parse(toLandmarksJson(faces));
-      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-      for (size_t i = 0; i < tracked.size(); ++i) {
-        nlohmann::ordered_json f{{"track_id", tracked[i].track_id}, {"detected", tracked[i].detected}};
-        for (auto& [k, v] : j["faces"][i].items()) f[k] = v;
-        arr.push_back(f);
-      }
-      json << nlohmann::ordered_json{{"frame", index}, {"time", t}, {"faces", arr}}.dump() << "\n";
-    }
-    if (!a.out.empty()) {
-      if (!writer.isOpened()) {
-        writer.open(partialPath(a.out), cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, rgb.size());
-        if (!writer.isOpened()) throw Error(Error::Code::kIoError, a.out + ": cannot write a video there (use .mp4 or .avi)");
-      }
-      const Image drawn = drawLandmarks(view, faces);
-      cv::Mat out(drawn.height, drawn.width, CV_8UC3, const_cast<uint8_t*>(drawn.pixels.data()));
-      cv::cvtColor(out, bgr, cv::COLOR_RGB2BGR);
-      for (const auto& f : tracked) {
-        const Box& b = f.landmarks.face.box;
-        const cv::Point at(int(std::max(0.f, b.x1)), int(std::max(14.f, b.y1 - 4)));
-        cv::putText(bgr, "#" + std::to_string(f.track_id), at, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 0, 0), 3);
-        cv::putText(bgr, "#" + std::to_string(f.track_id), at, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 255, 255), 1);
-      }
-      writer.write(bgr);
-    }
-    if (frames > 0 && index < frames) progress.step();
-  }
-  if (index == 0) throw Error(Error::Code::kBadImage, src + ": no frames could be decoded");
-  if (json.is_open()) {
-    json.close();
-    if (!json) throw Error(Error::Code::kIoError, "cannot write " + a.json);
-    fs::rename(partialPath(a.json), a.json);
-  }
-  if (writer.isOpened()) {
-    writer.release();
-    fs::rename(partialPath(a.out), a.out);
-  }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cerr << "facekit video: " << index << " frames, " << double(index) / std::max(secs, 1e-9) << " frames/s" << (a.out.empty() ? "" : ", wrote " + a.out) << "\n";
 }
 
 struct LabelResult {
@@ -321,7 +244,7 @@ void runTemplate(Args& a) {
 
 }  // namespace
 
-void registerLandmarks(CLI::App& app) {
+void registerLandmarks(CLI::App& app, VideoRunner run_video) {
   auto args = std::make_shared<Args>();
   auto common = [args](CLI::App* c) {
     c->add_option("--threads", args->opt.num_threads, "threads")->capture_default_str();
@@ -350,19 +273,24 @@ void registerLandmarks(CLI::App& app) {
     runLandmarks(*args);
   });
 
-  auto* video = app.add_subcommand("video", "landmarks on every frame of a video, smoothed; annotated video and JSON lines");
-  common(video);
-  video->add_option("video", args->inputs, "input video file, or a camera index (0, 1, ...)")->required();
-  video->add_option("--detect-every", args->detect_every, "run the detector every N frames (tracked from the points in between; 1: every frame)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  video->add_option("--out", args->out, "annotated video (.mp4)");
-  video->add_option("--json", args->json, "one JSON line per frame: {frame, time, faces}");
-  video->add_flag("--no-smooth", args->no_smooth, "raw per-frame landmarks (no One Euro smoothing)");
-  video->callback([args] {
-    applyBackend(*args);
-    runVideo(*args);
-  });
+  const std::string video_help = "landmarks on every frame of a video, smoothed; annotated video and JSON lines";
+  if (!run_video) {
+    addSiblingCommand(app, "video", video_help, "facekit-video");  // OpenCV's video stack is loaded there only
+  } else {
+    auto* video = app.add_subcommand("video", video_help);
+    common(video);
+    video->add_option("video", args->inputs, "input video file, or a camera index (0, 1, ...)")->required();
+    video->add_option("--detect-every", args->detect_every, "run the detector every N frames (tracked from the points in between; 1: every frame)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    video->add_option("--out", args->out, "annotated video (.mp4)");
+    video->add_option("--json", args->json, "one JSON line per frame: {frame, time, faces}");
+    video->add_flag("--no-smooth", args->no_smooth, "raw per-frame landmarks (no One Euro smoothing)");
+    video->callback([args, run_video] {
+      applyBackend(*args);
+      run_video(VideoArgs{args->inputs.at(0), args->out, args->json, args->opt, args->detect_every, args->no_smooth});
+    });
+  }
 
   auto* label = app.add_subcommand("label", "label a folder with 106 points + pose (JSON lines, one per face)");
   common(label);

@@ -12,12 +12,11 @@
 #include "facekit/facekit.hpp"
 #include "models/facemesh/facemesh.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
-#include "cmd_eval.hpp"
 #include "cmd_info.hpp"
 #include "cmd_landmarks.hpp"
 #include "cmd_train.hpp"
-#include "cmd_serve.hpp"
 #include "inputs.hpp"
+#include "programs.hpp"
 
 namespace fs = std::filesystem;
 using namespace facekit;
@@ -38,19 +37,8 @@ int runDetect(const std::vector<std::string>& inputs, const std::string& json_pa
 
 }  // namespace
 
-// With FACEKIT_PEAK_MEMORY_FILE set, writes this process's peak resident memory (VmHWM, kB) there
-// at exit: the benchmark's memory figures. (getrusage() would include the spawning process's
-// peak, which Linux carries across fork and exec.)
-void reportPeakMemory() {
-  const char* path = std::getenv("FACEKIT_PEAK_MEMORY_FILE");
-  if (!path) return;
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) std::ofstream(path) << std::stol(line.substr(6)) << "\n";
-}
-
 int main(int argc, char** argv) {
-  std::atexit(reportPeakMemory);
+  cli::reportPeakMemoryAtExit();
   CLI::App app{"facekit " FACEKIT_VERSION ": face detection (MTCNN) with 5 landmarks"};
   app.require_subcommand(1);
 
@@ -67,7 +55,12 @@ int main(int argc, char** argv) {
   detect->add_option("--threads", opt.num_threads, "threads per image")->capture_default_str();
   detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");
   detect->add_flag("--all-orientations", opt.all_orientations, "also find faces turned sideways or upside down (~4x time)");
+  detect->add_flag("--no-border-faces{false}", opt.border_faces, "do not look for faces cut by the image border (they are found by default)");
   detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
+  std::string precision = "fp32";
+  detect->add_option("--precision", precision, "fp32 (the reference) or int8 (P-Net in int8: faster, see README)")
+      ->check(CLI::IsMember({"fp32", "int8"}))
+      ->capture_default_str();
   detect->add_flag("--strict", load.strict, "refuse 16-bit, alpha and CMYK images instead of converting them to 8-bit RGB");
 
   auto* convert = app.add_subcommand("convert-mtcnn", "convert the pinned MTCNN TFLite files into a facekit model");
@@ -80,11 +73,12 @@ int main(int argc, char** argv) {
   convert_mesh->add_option("--tfjs", tfjs_json, "facemesh.json (its .bin beside it)")->required();
   convert_mesh->add_option("--out", mesh_out, "output model file (.safetensors)")->required();
 
-  cli::registerEval(app);
+  // eval, video and serve run in sibling programs (tools/cli/programs.hpp): their libraries stay out of this one.
+  cli::addSiblingCommand(app, "eval", "evaluate accuracy on annotated data", "facekit-eval");
   cli::registerInfo(app);
   cli::registerLandmarks(app);
   cli::registerTrain(app);
-  cli::registerServe(app);
+  cli::addSiblingCommand(app, "serve", "HTTP service: POST /v1/detect, POST /v1/landmarks, GET /healthz, GET /metrics; demo page at /", "facekit-serve");
 
   try {
     app.parse(argc, argv);
@@ -104,6 +98,7 @@ int main(int argc, char** argv) {
     if (*detect) {
       if (!thresholds.empty()) opt.thresholds = cli::parseThresholds(thresholds);
       opt.backend = backend == "reference" ? ComputeBackend::kReference : ComputeBackend::kFast;
+      opt.precision = precision == "int8" ? ComputePrecision::kInt8 : ComputePrecision::kFp32;
       return runDetect(inputs, json_path, draw, opt, load);
     }
     if (*convert || *convert_mesh) {
