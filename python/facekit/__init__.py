@@ -130,7 +130,7 @@ class FaceLandmarker:
     backend: "landmark106" (facekit's own model, default) or "mesh" (MediaPipe face mesh)."""
 
     def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7), num_threads: int = 1, *,
-                 all_orientations: bool = False, backend: str = "landmark106", refine_passes: int = -1,
+                 all_orientations: bool = True, backend: str = "landmark106", refine_passes: int = -1,
                  model_path: Optional[Union[str, os.PathLike]] = None, detector_model_path: Optional[Union[str, os.PathLike]] = None,
                  mesh_model_path: Optional[Union[str, os.PathLike]] = None) -> None:
         self._impl = _facekit.Landmarker(int(min_face_size), _thresholds(thresholds), int(num_threads), bool(all_orientations),

@@ -2,50 +2,13 @@
 // between, O-Net checks to end lost tracks, stable ids, One Euro smoothing by id.
 #include <algorithm>
 #include <cmath>
-#include <opencv2/imgproc.hpp>
 #include <map>
 
-#include <opencv2/core.hpp>
-
-#include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "facekit/video.hpp"
-#include "models/landmarks/crop106.hpp"
-#include "models/mtcnn/mtcnn_nets.hpp"
-#include "pipeline/cv_interop.hpp"
 
 namespace facekit {
 namespace {
-
-// MTCNN's last stage as a face check: O-Net's face probability of the square around a face's box,
-// turned to its eye line (so a rolled head is seen upright), as the cascade's O-Net sees faces.
-class OnetCheck {
- public:
-  explicit OnetCheck(const std::string& model_path)
-      : onet_(std::move(mtcnn::buildNets(engine::ModelFile::load(model_path.empty() ? defaultModelPath() : model_path), engine::Backend::kFast).onet)) {}
-
-  float score(const ImageView& image, const Face& f) {
-    const Point2f le = f.landmarks[0], re = f.landmarks[1];
-    const landmarks::Crop106 crop{0.5 * (f.box.x1 + f.box.x2), 0.5 * (f.box.y1 + f.box.y2), std::max(f.box.width(), f.box.height()),
-                                  std::atan2(re.y - le.y, re.x - le.x)};
-    landmarks::cropPatch(matView(image), crop, mtcnn::kONetSize, patch_);
-    if (patch_.channels() == 1) cv::cvtColor(patch_, patch_, cv::COLOR_GRAY2RGB);
-    else if (image.format == PixelFormat::kBGR) cv::cvtColor(patch_, patch_, cv::COLOR_BGR2RGB);
-    input_.resize({1, mtcnn::kONetSize, mtcnn::kONetSize, 3});
-    float* dst = input_.data();
-    for (int y = 0; y < patch_.rows; ++y) {
-      const uint8_t* row = patch_.ptr<uint8_t>(y);
-      for (int i = 0; i < patch_.cols * 3; ++i) *dst++ = (float(row[i]) - 127.5f) * 0.0078125f;
-    }
-    const float* o = onet_.forward(input_, nullptr).data();
-    return 1.f / (1.f + std::exp(o[0] - o[1]));  // softmax of the face / non-face logits
-  }
-
- private:
-  engine::Sequential onet_;
-  engine::Tensor input_;
-  cv::Mat patch_;
-};
 
 struct Track {
   int id = 0, age = 0;
@@ -63,7 +26,7 @@ Point2f boxCentre(const Box& b) { return {0.5f * (b.x1 + b.x2), 0.5f * (b.y1 + b
 
 class Tracker final : public FaceTracker {
  public:
-  explicit Tracker(const TrackerOptions& o) : opt_(o), smoother_(o.smoothing), check_(o.landmarker.detector.model_path) {
+  explicit Tracker(const TrackerOptions& o) : opt_(o), smoother_(o.smoothing) {
     if (o.detect_interval < 1) throw Error(Error::Code::kInvalidArgument, "TrackerOptions: detect_interval must be >= 1");
     if (!(o.keep_threshold >= 0 && o.keep_threshold <= 1)) throw Error(Error::Code::kInvalidArgument, "TrackerOptions: keep_threshold must be in [0, 1]");
     if (!(o.same_face_iou > 0 && o.same_face_iou < 1)) throw Error(Error::Code::kInvalidArgument, "TrackerOptions: same_face_iou must be in (0, 1)");
@@ -84,7 +47,7 @@ class Tracker final : public FaceTracker {
       FaceLandmarks from = tr.raw;
       for (auto& p : from.points) p.x += tr.velocity.x, p.y += tr.velocity.y;
       FaceLandmarks next = landmarker_->track(frame, from);
-      const float score = check_.score(frame, next.face);
+      const float score = detector_->verify(frame, next.face).score;
       if (score < opt_.keep_threshold) {
         lost.push_back(std::move(tr));
         continue;
@@ -166,7 +129,6 @@ class Tracker final : public FaceTracker {
   std::unique_ptr<FaceDetector> detector_;
   std::unique_ptr<FaceLandmarker> landmarker_;
   LandmarkSmoother smoother_;
-  OnetCheck check_;
   std::vector<Track> tracks_;
   int next_id_ = 1;
   long frame_ = 0;

@@ -132,6 +132,7 @@ bool parseBool(const std::string& key, const std::string& v) {
 
 RequestOptions parseOptions(const httplib::Request& req, bool landmarks) {
   RequestOptions o;
+  o.detector.all_orientations = landmarks;  // as the CLI: landmarks at any roll, detect upright (MTCNN's default)
   for (const auto& [key, value] : req.params) {
     try {
       if (key == "min_face") o.detector.min_face_size = parseInt(key, value);
