@@ -6,7 +6,7 @@
 // libraries each program loads at start (LD_TRACE_LOADED_OBJECTS, what ldd prints).
 // Writes out/bench/memory.md; make bench runs it.
 //   FACEKIT_BENCH_MEMORY_LARGE=0          skip the 81-megapixel image
-//   FACEKIT_BENCH_MEMORY_LIMIT_MB=N       address-space limit per child (default 14336): a run
+//   FACEKIT_BENCH_MEMORY_LIMIT_MB=N       address-space limit per child (default 12288): a run
 //                                          over it fails and is reported as such
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -36,7 +36,7 @@ struct Run {
 
 long limitMb() {
   const char* v = std::getenv("FACEKIT_BENCH_MEMORY_LIMIT_MB");
-  return v ? std::atol(v) : 14336;
+  return v ? std::atol(v) : 12288;
 }
 
 // Runs args[0] with stdout captured, stderr dropped, under the address-space limit.
