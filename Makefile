@@ -84,6 +84,16 @@ labels: models
 model: labels
 	$(BUILD)/facekit train --config configs/landmark106.json --work-dir out/train/landmark106 $(if $(TRAIN_OPTIONS),--cfg-options $(TRAIN_OPTIONS))
 
+# MTCNN (docs/mtcnn-training.md): train-mtcnn trains P-Net, R-Net and O-Net from scratch on the
+# WIDER train subset, each stage's hard samples mined with the nets before it, AP on the WIDER
+# val subset after each stage (out/train/mtcnn-scratch); finetune-mtcnn fine-tunes R-Net and
+# O-Net of the shipped model (out/train/mtcnn-finetune). Any key: MTCNN_OPTIONS='train.max_epochs=4'
+.PHONY: train-mtcnn finetune-mtcnn
+train-mtcnn: models
+	nice -n 10 $(BUILD)/facekit train --config configs/mtcnn-scratch.json --work-dir out/train/mtcnn-scratch $(if $(MTCNN_OPTIONS),--cfg-options $(MTCNN_OPTIONS))
+finetune-mtcnn: models
+	nice -n 10 $(BUILD)/facekit train --config configs/mtcnn-finetune.json --finetune $(MODEL) --work-dir out/train/mtcnn-finetune $(if $(MTCNN_OPTIONS),--cfg-options $(MTCNN_OPTIONS))
+
 # eval landmarks: both facekit backends (the small facekit-106 model and the mesh) and dlib's
 # 68-point predictor on the same faces, one table and CED plot per data set. The small model is
 # weights/landmark106.safetensors unless LANDMARK_MODEL=FILE is given.

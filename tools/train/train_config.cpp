@@ -52,6 +52,7 @@ template bool get<bool>(const Json&, const std::string&);
 template std::string get<std::string>(const Json&, const std::string&);
 template std::vector<std::string> get<std::vector<std::string>>(const Json&, const std::string&);
 template std::vector<std::vector<int>> get<std::vector<std::vector<int>>>(const Json&, const std::string&);
+template std::vector<double> get<std::vector<double>>(const Json&, const std::string&);
 
 void applyOverride(Json& config, const std::string& kv) {
   const auto eq = kv.find('=');

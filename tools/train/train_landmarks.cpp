@@ -7,6 +7,8 @@
 // every train.log_interval iterations and a "val" line per validation), DIR/epoch_N.pt and
 // DIR/latest.pt checkpoints, and DIR/<model.name>.safetensors, the exported model the engine runs.
 // Kept out of the facekit library and CLI so that they never need libtorch.
+// A config with "task": "mtcnn" (configs/mtcnn-*.json) runs the MTCNN trainer instead
+// (mtcnn_train.hpp); the shared machinery is in train_common.hpp and train_config.hpp.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -28,6 +30,8 @@
 #include "facekit/error.hpp"
 #include "landmark_data.hpp"
 #include "landmark_net.hpp"
+#include "mtcnn_train.hpp"
+#include "train_common.hpp"
 #include "train_config.hpp"
 
 namespace fs = std::filesystem;
@@ -37,58 +41,6 @@ using namespace facekit::train;
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
-  return buf;
-}
-
-std::string hms(double secs) {
-  const long s = long(std::max(0.0, secs));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
-double round4(double v) { return std::round(v * 1e4) / 1e4; }
-
-// Written to a temporary name and renamed, so a kill never leaves a truncated file behind.
-template <typename Write>
-void writeAtomically(const fs::path& path, Write write) {
-  const fs::path tmp = path.string() + ".tmp";
-  write(tmp.string());
-  fs::rename(tmp, path);
-}
-
-// A one-line progress bar with loss and ETA: redrawn in place on a terminal, a line per 10%
-// of an epoch otherwise (CI logs).
-class TrainProgress {
- public:
-  TrainProgress(int epochs, int iters) : epochs_(epochs), iters_(iters), tty_(isatty(2)) {}
-  void update(int epoch, int iter, double loss, double lr, double secs_per_iter, int iters_left) {
-    const int pct = 100 * iter / std::max(1, iters_);
-    std::ostringstream line;
-    line << "epoch " << epoch << "/" << epochs_ << " [" << std::string(size_t(pct / 5), '#') << std::string(size_t(20 - pct / 5), '.') << "] "
-         << iter << "/" << iters_ << "  loss " << std::fixed << std::setprecision(4) << loss << "  lr " << std::scientific
-         << std::setprecision(2) << lr << "  ETA " << hms(secs_per_iter * iters_left);
-    if (tty_) {
-      std::cerr << "\r" << line.str() << "   " << std::flush;
-      if (iter == iters_) std::cerr << "\n";
-    } else if (pct / 10 != last_ || iter == iters_) {
-      last_ = pct / 10;
-      std::cerr << line.str() << "\n";
-    }
-  }
-
- private:
-  int epochs_, iters_;
-  bool tty_;
-  int last_ = -1;
-};
 
 struct Batch {
   torch::Tensor pixels, points, pose;
@@ -234,13 +186,13 @@ NetSpec specFromConfig(const Json& cfg) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"facekit-train: train or fine-tune the facekit-106 landmark model (libtorch, CPU)"};
+  CLI::App app{"facekit-train: train or fine-tune the facekit-106 landmark model or MTCNN (libtorch, CPU)"};
   std::string config_path, work_dir, finetune, resume;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "config file (configs/landmark106.json)")->required();
   app.add_option("--work-dir", work_dir, "output folder: log, checkpoints, exported model")->required();
   app.add_option("--cfg-options", overrides, "overrides KEY=VALUE, e.g. train.max_epochs=2")->expected(1, -1);
-  app.add_option("--finetune", finetune, "start from this exported facekit model (batch norms frozen)");
+  app.add_option("--finetune", finetune, "start from this exported facekit model (landmark106: batch norms frozen; mtcnn: the file detect --model loads)");
   app.add_option("--resume", resume, "continue from a checkpoint (DIR/latest.pt)");
   int dump_examples = 0;
   std::string export_checkpoint;
@@ -255,16 +207,20 @@ int run(int argc, char** argv) {
   Json cfg = loadConfig(config_path);
   applyOverrides(cfg, overrides);
   const std::string task = get<std::string>(cfg, "task");
-  if (task != "landmark106") throw Error(Error::Code::kInvalidArgument, "config: task '" + task + "' is not known (landmark106)");
+  if (task == "mtcnn") {
+    if (!resume.empty() || !export_checkpoint.empty() || dump_examples > 0)
+      throw Error(Error::Code::kInvalidArgument, "--resume, --export-checkpoint and --dump-examples are for landmark106; MTCNN runs restart per stage");
+    return runMtcnn(cfg, config_path, overrides, work_dir, finetune);
+  }
+  if (task != "landmark106") throw Error(Error::Code::kInvalidArgument, "config: task '" + task + "' is not known (landmark106, mtcnn)");
   const int seed = get<int>(cfg, "seed"), threads = get<int>(cfg, "train.threads");
   torch::manual_seed(uint64_t(seed));
   torch::set_num_threads(threads);
 
   fs::create_directories(work_dir);
-  const fs::path log_path = fs::path(work_dir) / (timestamp() + ".log.json");
-  std::ofstream log(log_path);
-  if (!log) throw Error(Error::Code::kIoError, "cannot write " + log_path.string());
-  auto logLine = [&](const nlohmann::ordered_json& j) { log << j.dump() << "\n" << std::flush; };
+  RunLog log(work_dir);
+  const fs::path log_path = log.path();
+  auto logLine = [&](const nlohmann::ordered_json& j) { log.line(j); };
 
   std::cerr << "facekit-train: loading data ...\n";
   const auto t_data = std::chrono::steady_clock::now();
@@ -359,9 +315,7 @@ int run(int argc, char** argv) {
         pending = std::async(std::launch::async, makeBatch, std::cref(ds.train), std::cref(order), (it + 1) * bsz, bsz, std::cref(aug),
                              std::cref(ds.calibration), size, seedOf(it + 1));
       // Linear warm-up, then cosine decay to min_lr, per iteration.
-      const double e = double(epoch - 1) + double(it) / double(per_epoch);
-      const double cur_lr = e < warmup ? lr * (e + 1.0 / double(per_epoch)) / warmup
-                                       : min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(kPi * (e - warmup) / std::max(1e-9, epochs - warmup)));
+      const double cur_lr = warmupCosineLr(lr, min_lr, warmup, epochs, epoch, it, per_epoch);
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(cur_lr);
 
       const auto out = net->forward(b.pixels);

@@ -1,0 +1,304 @@
+#include "mtcnn_train.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <numeric>
+#include <random>
+
+#include "eval/widerface.hpp"
+#include "facekit/error.hpp"
+#include "models/mtcnn/mtcnn_nets.hpp"
+#include "mtcnn_data.hpp"
+#include "mtcnn_net.hpp"
+#include "train_common.hpp"
+
+namespace fs = std::filesystem;
+
+namespace facekit::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Batch {
+  torch::Tensor pixels, kind, box, points;
+};
+
+// NCHW float batch, normalised as the detector does; mirrored at random (boxes and points too:
+// left and right offsets swap sign and place, the eyes and mouth corners swap).
+Batch makeBatch(const SampleSet& s, const std::vector<size_t>& order, size_t begin, size_t n, std::mt19937_64& rng, bool flip) {
+  const int S = s.size;
+  const size_t per = size_t(S) * S * 3;
+  Batch b;
+  auto px = torch::empty({int64_t(n), S, S, 3}, torch::kUInt8);
+  b.kind = torch::empty({int64_t(n)}, torch::kInt64);
+  b.box = torch::empty({int64_t(n), 4});
+  b.points = torch::empty({int64_t(n), 10});
+  std::bernoulli_distribution coin(flip ? 0.5 : 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t k = order[begin + i];
+    uint8_t* dst = px[int64_t(i)].data_ptr<uint8_t>();
+    const uint8_t* src = s.pixels.data() + k * per;
+    const float* bx = s.box.data() + 4 * k;
+    const float* pt = s.points.data() + 10 * k;
+    float* obx = b.box[int64_t(i)].data_ptr<float>();
+    float* opt = b.points[int64_t(i)].data_ptr<float>();
+    b.kind[int64_t(i)] = int64_t(s.kind[k]);
+    if (coin(rng)) {
+      for (int y = 0; y < S; ++y)
+        for (int x = 0; x < S; ++x) std::copy_n(src + (size_t(y) * S + x) * 3, 3, dst + (size_t(y) * S + (S - 1 - x)) * 3);
+      obx[0] = -bx[2], obx[1] = bx[1], obx[2] = -bx[0], obx[3] = bx[3];
+      static const int kMirror[5] = {1, 0, 2, 4, 3};
+      for (int p = 0; p < 5; ++p) opt[p] = 1.f - pt[kMirror[p]], opt[5 + p] = pt[5 + kMirror[p]];
+    } else {
+      std::copy_n(src, per, dst);
+      std::copy_n(bx, 4, obx);
+      std::copy_n(pt, 10, opt);
+    }
+  }
+  b.pixels = (px.permute({0, 3, 1, 2}).to(torch::kFloat32) - 127.5f) * 0.0078125f;
+  return b;
+}
+
+struct Losses {
+  torch::Tensor total, cls, box, landmark;
+  double accuracy = 0;
+};
+
+// Multi-task loss: cross-entropy on positives and negatives, of which only the hardest
+// `ohem_keep` fraction counts (online hard example mining); squared error of the box offsets
+// on positives and parts; of the 5 points on landmark samples (O-Net only).
+Losses mtcnnLoss(const torch::Tensor& out, const Batch& b, const std::array<double, 3>& w, double ohem_keep) {
+  Losses l;
+  const auto zero = torch::zeros({}, out.options());
+  const auto cls_mask = (b.kind == kPositive) | (b.kind == kNegative);
+  if (cls_mask.any().item<bool>()) {
+    const auto logits = out.index({cls_mask}).slice(1, 0, 2);
+    const auto target = (b.kind.index({cls_mask}) == kPositive).to(torch::kInt64);
+    const auto each = torch::nn::functional::cross_entropy(logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    const int64_t keep = std::max<int64_t>(1, int64_t(std::ceil(ohem_keep * double(each.size(0)))));
+    l.cls = std::get<0>(each.topk(keep)).mean();
+    l.accuracy = (logits.argmax(1) == target).to(torch::kFloat32).mean().item<double>();
+  } else {
+    l.cls = zero;
+  }
+  const auto box_mask = (b.kind == kPositive) | (b.kind == kPart);
+  l.box = box_mask.any().item<bool>() ? (out.index({box_mask}).slice(1, 2, 6) - b.box.index({box_mask})).pow(2).sum(1).mean() : zero;
+  const auto lmk_mask = b.kind == kLandmark;
+  l.landmark = out.size(1) >= 16 && lmk_mask.any().item<bool>() ? (out.index({lmk_mask}).slice(1, 6, 16) - b.points.index({lmk_mask})).pow(2).sum(1).mean() : zero;
+  l.total = w[0] * l.cls + w[1] * l.box + w[2] * l.landmark;
+  return l;
+}
+
+struct ValSet {
+  eval::GroundTruth gt;
+  std::vector<std::pair<std::string, std::string>> images;  // key, path
+};
+
+ValSet loadVal(const std::string& images, const std::string& annotations, int max_images) {
+  ValSet v;
+  v.gt = fs::is_directory(annotations) ? eval::loadWiderMat(annotations) : eval::loadBbxGtText(annotations);
+  for (const auto& ev : v.gt.events)
+    for (const auto& img : ev.images)
+      for (const char* ext : {".jpg", ".jpeg", ".png"}) {
+        const fs::path p = fs::path(images) / ev.name / (img.name + ext);
+        if (fs::exists(p)) {
+          v.images.push_back({ev.name + "/" + img.name, p.string()});
+          break;
+        }
+      }
+  if (max_images > 0 && v.images.size() > size_t(max_images)) v.images.resize(size_t(max_images));
+  if (v.images.empty()) throw Error(Error::Code::kIoError, images + ": none of the validation images annotated in " + annotations + " found");
+  return v;
+}
+
+// The official WIDER protocol (src/eval) on the detector as `facekit detect --model` runs it.
+nlohmann::ordered_json evaluateModel(const std::string& model_path, const ValSet& val, const Json& cfg, const std::string& stage) {
+  const auto t0 = Clock::now();
+  DetectorOptions o;
+  o.model_path = model_path;
+  o.min_face_size = get<int>(cfg, "eval.min_face");
+  const auto th = get<std::vector<double>>(cfg, "eval.thresholds");
+  if (th.size() != 3) throw Error(Error::Code::kInvalidArgument, "config: eval.thresholds needs 3 values");
+  o.thresholds = {float(th[0]), float(th[1]), float(th[2])};
+  std::unique_ptr<FaceDetector> det;
+  eval::Predictions preds;
+  size_t seen = 0;
+  for (const auto& [key, path] : val.images) {
+    if (seen++ % kDetectorReuse == 0) det = FaceDetector::create(o);
+    const cv::Mat rgb = readRgb(path);
+    auto& out = preds[key];
+    for (const Face& f : det->detect({rgb.data, rgb.cols, rgb.rows, PixelFormat::kRGB, rgb.step}))
+      out.push_back({{f.box.x1, f.box.y1, f.box.width(), f.box.height()}, f.score});
+  }
+  nlohmann::ordered_json j{{"mode", "val"}, {"stage", stage}, {"model", model_path}, {"images", val.images.size()}};
+  std::cerr << "facekit-train: " << stage << " val AP on " << val.images.size() << " images:";
+  for (const auto& r : eval::evaluate(val.gt, preds)) {
+    j["ap_" + r.setting] = round4(r.ap);
+    std::cerr << " " << r.setting << " " << std::fixed << std::setprecision(4) << r.ap << std::defaultfloat;
+  }
+  j["time"] = round4(secondsSince(t0));
+  std::cerr << " (" << std::setprecision(3) << secondsSince(t0) << " s)\n";
+  return j;
+}
+
+void saveModel(engine::ModelFile& m, const fs::path& path, const std::string& training, const Json& cfg) {
+  m.metadata["facekit.model"] = "mtcnn";
+  m.metadata["training"] = training;
+  m.metadata["config"] = cfg.dump();
+  m.metadata["licence"] = get<std::string>(cfg, "licence");
+  writeAtomically(path, [&](const std::string& tmp) { m.save(tmp); });
+  // What the detector loads must build: fail the run here, not in a user's detect --model.
+  mtcnn::buildNets(engine::ModelFile::load(path.string()), engine::Backend::kReference);
+  std::cerr << "facekit-train: wrote " << path.string() << "\n";
+}
+
+}  // namespace
+
+int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<std::string>& overrides, const std::string& work_dir,
+             const std::string& finetune) {
+  const int seed = get<int>(cfg, "seed"), threads = get<int>(cfg, "train.threads");
+  torch::manual_seed(uint64_t(seed));
+  torch::set_num_threads(threads);
+  const auto stages = get<std::vector<std::string>>(cfg, "train.stages");
+  for (size_t i = 0; i < stages.size(); ++i) {
+    static const std::vector<std::string> order = {"pnet", "rnet", "onet"};
+    const auto at = std::find(order.begin(), order.end(), stages[i]);
+    if (at == order.end()) throw Error(Error::Code::kInvalidArgument, "config: train.stages: '" + stages[i] + "' is not pnet, rnet or onet");
+    if (i > 0 && at <= std::find(order.begin(), order.end(), stages[i - 1]))
+      throw Error(Error::Code::kInvalidArgument, "config: train.stages must be in cascade order (pnet, rnet, onet)");
+  }
+  const int epochs = get<int>(cfg, "train.max_epochs"), batch = get<int>(cfg, "train.batch_size"), log_interval = get<int>(cfg, "train.log_interval");
+  if (epochs < 1 || batch < 1 || log_interval < 1) throw Error(Error::Code::kInvalidArgument, "config: epochs, batch size and log interval must be >= 1");
+  const int min_face = get<int>(cfg, "data.min_face_px");
+  const std::string name = get<std::string>(cfg, "model.name");
+
+  fs::create_directories(work_dir);
+  RunLog log(work_dir);
+  engine::ModelFile model = finetune.empty() ? freshMtcnnModel(uint64_t(seed)) : engine::ModelFile::load(finetune);
+  mtcnn::buildNets(model, engine::Backend::kReference);  // a clear error now if --finetune is not an MTCNN file
+
+  const auto t_data = Clock::now();
+  std::vector<TrainImage> images = loadAnnotated(get<std::string>(cfg, "data.train.images"), get<std::string>(cfg, "data.train.annotations"), min_face);
+  if (const int cap = get<int>(cfg, "data.train.max_images"); cap > 0 && images.size() > size_t(cap)) images.resize(size_t(cap));
+  size_t faces = 0;
+  for (const auto& im : images) faces += im.faces.size();
+  const bool want_val = get<bool>(cfg, "eval.enabled");
+  ValSet val;
+  if (want_val) val = loadVal(get<std::string>(cfg, "data.val.images"), get<std::string>(cfg, "data.val.annotations"), get<int>(cfg, "eval.max_images"));
+  // 5-point labels (O-Net's landmark samples): the points of a detector run, see docs/mtcnn-training.md.
+  size_t with_points = 0;
+  std::string point_model;
+  if (std::find(stages.begin(), stages.end(), "onet") != stages.end()) {
+    point_model = get<std::string>(cfg, "data.landmark_model");
+    if (point_model.empty()) point_model = finetune.empty() ? defaultModelPath() : finetune;
+    with_points = labelPointsFromDetector(images, point_model, min_face);
+  }
+  std::cerr << "facekit-train: " << images.size() << " training images, " << faces << " faces of >= " << min_face << " px (" << with_points
+            << " with 5 points), " << val.images.size() << " validation images, " << std::setprecision(3) << secondsSince(t_data) << " s\n";
+  log.line({{"mode", "meta"}, {"task", "mtcnn"}, {"config", cfg}, {"config_file", config_path}, {"overrides", overrides}, {"finetune", finetune},
+            {"train_images", images.size()}, {"train_faces", faces}, {"faces_with_points", with_points}, {"point_model", point_model},
+            {"val_images", val.images.size()}, {"torch", TORCH_VERSION}, {"threads", threads}});
+  if (want_val && !finetune.empty()) log.line(evaluateModel(finetune, val, cfg, "start"));
+
+  const std::array<std::string, 3> net_names = {"pnet", "rnet", "onet"};
+  const double lr = get<double>(cfg, "optimizer.lr"), momentum = get<double>(cfg, "optimizer.momentum"), wd = get<double>(cfg, "optimizer.weight_decay");
+  const double warmup = get<double>(cfg, "schedule.warmup_epochs"), min_lr = get<double>(cfg, "schedule.min_lr"), ohem = get<double>(cfg, "loss.ohem_keep");
+  for (const std::string& stage : stages) {
+    const auto t_stage = Clock::now();
+    const Json& scfg = at(cfg, "stages." + stage);
+    const auto wv = get<std::vector<double>>(scfg, "loss_weights");
+    if (wv.size() != 3) throw Error(Error::Code::kInvalidArgument, "config: stages." + stage + ".loss_weights needs 3 values (cls, box, landmark)");
+    const std::array<double, 3> weights = {wv[0], wv[1], wv[2]};
+    const SamplingOptions so = SamplingOptions::fromConfig(at(scfg, "sampling"));
+
+    // Samples: random windows, plus for R/O-Net the previous stages' boxes on every image.
+    MtcnnNet net(stage);
+    SampleSet samples;
+    samples.size = net->inputSize();
+    std::unique_ptr<FaceDetector> miner;
+    std::mt19937_64 rng(uint64_t(seed) * 7919u + uint64_t(samples.size));
+    size_t mined = 0, proposals = 0;
+    for (size_t i = 0; i < images.size(); ++i) {
+      if (stage != "pnet" && i % kDetectorReuse == 0)
+        miner = makeMiner(model, stage == "rnet" ? "pnet" : "rnet", (fs::path(work_dir) / "mining.safetensors").string(),
+                          float(get<double>(cfg, "mining.pnet_threshold")), float(get<double>(cfg, "mining.rnet_threshold")), get<int>(cfg, "mining.min_face"));
+      const cv::Mat rgb = readRgb(images[i].path);
+      randomSamples(rgb, images[i], so, stage == "onet", rng, samples);
+      if (miner) {
+        const auto boxes = previousStageBoxes(*miner, rgb);
+        proposals += boxes.size();
+        mined += minedSamples(rgb, images[i], boxes, so, rng, samples);
+      }
+      if ((i + 1) % 50 == 0 || i + 1 == images.size())
+        std::cerr << "facekit-train: " << stage << " samples: " << i + 1 << "/" << images.size() << " images, " << samples.count() << " samples\n";
+    }
+    miner.reset();
+    fs::remove(fs::path(work_dir) / "mining.safetensors");
+    if (samples.count() == 0) throw Error(Error::Code::kInvalidArgument, stage + ": no training samples (no faces, or images too small?)");
+    log.line({{"mode", "samples"}, {"stage", stage}, {"size", samples.size}, {"total", samples.count()}, {"positive", samples.count(kPositive)},
+              {"part", samples.count(kPart)}, {"negative", samples.count(kNegative)}, {"landmark", samples.count(kLandmark)},
+              {"mined", mined}, {"proposals", proposals}, {"time", round4(secondsSince(t_stage))}});
+    std::cerr << "facekit-train: " << stage << ": " << samples.count(kPositive) << " positive, " << samples.count(kPart) << " part, "
+              << samples.count(kNegative) << " negative, " << samples.count(kLandmark) << " landmark samples (" << mined << " mined from "
+              << proposals << " proposals of the previous stage)\n";
+
+    net->importFrom(model);  // the shipped (--finetune) or the freshly initialised weights
+    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
+    const size_t bsz = std::min(size_t(batch), samples.count()), per_epoch = std::max<size_t>(1, samples.count() / bsz);
+    TrainProgress progress(epochs, int(per_epoch), stage);
+    const auto t_train = Clock::now();
+    size_t done = 0;
+    const size_t total = per_epoch * size_t(epochs);
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
+      net->train();
+      std::vector<size_t> order(samples.count());
+      std::iota(order.begin(), order.end(), 0);
+      std::mt19937_64 erng(uint64_t(seed) * 1000003ull + uint64_t(epoch) + 17 * uint64_t(samples.size));
+      std::shuffle(order.begin(), order.end(), erng);
+      double acc_loss = 0, acc_cls = 0, acc_box = 0, acc_lmk = 0, acc_acc = 0, acc_time = 0;
+      int acc_n = 0;
+      for (size_t it = 0; it < per_epoch; ++it) {
+        const auto t0 = Clock::now();
+        const double cur_lr = warmupCosineLr(lr, min_lr, warmup, epochs, epoch, it, per_epoch);
+        for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(cur_lr);
+        const Batch b = makeBatch(samples, order, it * bsz, bsz, erng, get<bool>(cfg, "augment.flip"));
+        const auto out = net->forward(b.pixels).reshape({int64_t(bsz), net->outputs()});
+        const Losses l = mtcnnLoss(out, b, weights, ohem);
+        opt.zero_grad();
+        l.total.backward();
+        opt.step();
+        acc_loss += l.total.item<double>(), acc_cls += l.cls.item<double>(), acc_box += l.box.item<double>(), acc_lmk += l.landmark.item<double>();
+        acc_acc += l.accuracy, acc_time += secondsSince(t0), ++acc_n, ++done;
+        if ((it + 1) % size_t(log_interval) == 0 || it + 1 == per_epoch) {
+          log.line({{"mode", "train"}, {"stage", stage}, {"epoch", epoch}, {"iter", it + 1}, {"lr", cur_lr}, {"loss", round4(acc_loss / acc_n)},
+                    {"loss_cls", round4(acc_cls / acc_n)}, {"loss_box", round4(acc_box / acc_n)}, {"loss_landmark", round4(acc_lmk / acc_n)},
+                    {"cls_accuracy", round4(acc_acc / acc_n)}, {"time", round4(acc_time / acc_n)}});
+          acc_loss = acc_cls = acc_box = acc_lmk = acc_acc = acc_time = 0, acc_n = 0;
+        }
+        progress.update(epoch, int(it + 1), l.total.item<double>(), cur_lr, secondsSince(t_train) / double(done), int(total - done));
+      }
+      // The stage's weights after each epoch (torch archive), written atomically.
+      writeAtomically(fs::path(work_dir) / (stage + "_latest.pt"), [&](const std::string& tmp) { torch::save(net, tmp); });
+    }
+
+    // One file with all three nets: this stage's, the others from --finetune or earlier stages.
+    net->eval();
+    net->exportInto(model);
+    const std::string training = "facekit-train, stage " + stage + ", " + std::to_string(epochs) + " epochs on " + std::to_string(images.size()) +
+                                 " images" + (finetune.empty() ? ", from scratch" : ", fine-tuned from " + fs::path(finetune).filename().string());
+    const fs::path stage_file = fs::path(work_dir) / (name + "_" + stage + ".safetensors");
+    saveModel(model, stage_file, training, cfg);
+    saveModel(model, fs::path(work_dir) / (name + ".safetensors"), training, cfg);
+    log.line({{"mode", "stage"}, {"stage", stage}, {"model", stage_file.string()}, {"train_time", round4(secondsSince(t_train))},
+              {"stage_time", round4(secondsSince(t_stage))}});
+    if (want_val) log.line(evaluateModel(stage_file.string(), val, cfg, stage));
+  }
+  std::cerr << "facekit-train: log " << log.path().string() << "\n";
+  return 0;
+}
+
+}  // namespace facekit::train
