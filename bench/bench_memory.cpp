@@ -93,7 +93,7 @@ std::string cell(const Run& r) {
 }  // namespace
 
 int main() {
-  const std::string cli = FACEKIT_BENCH_CLI, ocv = FACEKIT_BENCH_PEER_OPENCV, dlib = FACEKIT_BENCH_PEER_DLIB;
+  const std::string cli = FACEKIT_BENCH_CLI, decode = FACEKIT_BENCH_PEER_DECODE, ocv = FACEKIT_BENCH_PEER_OPENCV, dlib = FACEKIT_BENCH_PEER_DLIB;
   const std::string dir = "out/bench/memory";
   fs::create_directories(dir);
   const bool large = !std::getenv("FACEKIT_BENCH_MEMORY_LARGE") || std::string(std::getenv("FACEKIT_BENCH_MEMORY_LARGE")) != "0";
@@ -112,13 +112,13 @@ int main() {
   for (const auto& in : inputs) {
     const std::string name = std::to_string(in.w) + "x" + std::to_string(in.h);
     const std::string image = dir + "/" + name + ".jpg";
-    if (!fs::exists(image) && !run({ocv, "make-image", FACEKIT_BENCH_PHOTO, std::to_string(in.w), std::to_string(in.h), in.how, image}).ok) {
+    if (!fs::exists(image) && !run({decode, "make-image", FACEKIT_BENCH_PHOTO, std::to_string(in.w), std::to_string(in.h), in.how, image}).ok) {
       std::cerr << "bench_memory: cannot make " << image << " from " << FACEKIT_BENCH_PHOTO << "\n";
       return 1;
     }
     std::cerr << "[memory] " << name << "\n";
     const Run fk = run({cli, "detect", image, "--threads", "1"});
-    const Run dec = run({ocv, "decode", image});
+    const Run dec = run({decode, "decode", image});
     const Run yn = run({ocv, "yunet", image, FACEKIT_BENCH_YUNET});
     const Run haar = run({ocv, "haar", image, FACEKIT_BENCH_HAAR});
     const Run dl = run({dlib, "dlib", image});
@@ -139,7 +139,7 @@ int main() {
   const fs::path bin = fs::path(cli).parent_path();
   for (const char* p : {"facekit", "facekit-eval", "facekit-video", "facekit-serve"})
     if (fs::exists(bin / p)) md << " " << p << " " << libraries((bin / p).string()) << ",";
-  md << " facekit_peer_opencv " << libraries(ocv) << ", facekit_peer_dlib " << libraries(dlib) << ".\n";
+  md << " facekit_peer_decode " << libraries(decode) << ", facekit_peer_opencv " << libraries(ocv) << ", facekit_peer_dlib " << libraries(dlib) << ".\n";
   std::ofstream("out/bench/memory.md") << md.str();
   std::cout << md.str();
   return 0;

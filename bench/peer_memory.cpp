@@ -1,11 +1,13 @@
 // One detector on one image in a process of its own, then exit: bench_memory.cpp runs this once
 // per (peer, image) and reads the process's peak resident memory from wait4(), so the figures
-// of different detectors never mix. Built twice so that each program loads only what its peers
-// need: facekit_peer_opencv (OpenCV: decode only, YuNet, Haar) and facekit_peer_dlib (dlib HOG;
-// OpenCV imgcodecs to read the file, as a dlib user with JPEG/PNG input would).
-//   facekit_peer_opencv decode|yunet|haar IMAGE [YUNET_MODEL|HAAR_XML]
+// of different detectors never mix. Built three times so that each program loads only what its
+// peers need: facekit_peer_decode (OpenCV imgcodecs: reading the image only, the floor of any
+// program that decodes with OpenCV), facekit_peer_opencv (YuNet, Haar: OpenCV DNN, objdetect) and
+// facekit_peer_dlib (dlib HOG; imgcodecs to read the file, as a dlib user with JPEG input would).
+//   facekit_peer_decode decode IMAGE
+//   facekit_peer_opencv yunet|haar IMAGE YUNET_MODEL|HAAR_XML
 //   facekit_peer_dlib dlib IMAGE
-//   facekit_peer_opencv make-image PHOTO WIDTH HEIGHT tile|fill OUT   (the benchmark's inputs)
+//   facekit_peer_decode make-image PHOTO WIDTH HEIGHT tile|fill OUT   (the benchmark's inputs)
 // Peer settings are those of bench_detect.cpp: Haar scale 1.1, 3 neighbours, min 20 px; dlib HOG
 // after one 2x upsampling; YuNet 2022mar, score 0.9. One thread each (OpenCV's pool set to 1).
 #include <cstdio>
@@ -19,7 +21,7 @@
 #ifdef FACEKIT_PEER_DLIB
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
-#else
+#elif !defined(FACEKIT_PEER_DECODE)
 #include <opencv2/objdetect.hpp>
 #endif
 
@@ -73,8 +75,10 @@ int main(int argc, char** argv) {
   dlib::pyramid_up(img);
   dlib::frontal_face_detector det = dlib::get_frontal_face_detector();
   faces = det(img).size();
+#elif defined(FACEKIT_PEER_DECODE)
+  if (mode != "decode") return usage();
 #else
-  if (mode == "decode") {
+  if (false) {
   } else if (mode == "yunet" && argc == 4) {
     auto yunet = cv::FaceDetectorYN::create(argv[3], "", bgr.size(), 0.9f, 0.3f, 5000);
     cv::Mat found;
