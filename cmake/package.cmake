@@ -13,14 +13,12 @@ include(CMakePackageConfigHelpers)
 set_target_properties(facekit_core PROPERTIES POSITION_INDEPENDENT_CODE ON)
 
 # Models at run time: <prefix>/share/facekit when running from an install tree (see
-# src/package/data_dir.hpp; the hook is force-included where defaultModelPath() is defined).
+# src/package/data_dir.hpp, where defaultModelPath() is defined).
 file(RELATIVE_PATH FACEKIT_LIBDIR_TO_DATADIR ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_DATADIR}/facekit)
 file(RELATIVE_PATH FACEKIT_BINDIR_TO_DATADIR ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_DATADIR}/facekit)
 target_sources(facekit_core PRIVATE ${PROJECT_SOURCE_DIR}/src/package/data_dir.cpp)
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/package/data_dir.cpp PROPERTIES COMPILE_DEFINITIONS
   "FACEKIT_LIBDIR_TO_DATADIR=\"${FACEKIT_LIBDIR_TO_DATADIR}\";FACEKIT_BINDIR_TO_DATADIR=\"${FACEKIT_BINDIR_TO_DATADIR}\"")
-set_source_files_properties(${PROJECT_SOURCE_DIR}/src/models/mtcnn/mtcnn_detector.cpp PROPERTIES COMPILE_OPTIONS
-  "-include;${PROJECT_SOURCE_DIR}/src/package/data_dir.hpp")
 target_link_libraries(facekit_core PRIVATE ${CMAKE_DL_LIBS})
 
 # --- the shared library ------------------------------------------------------------------------

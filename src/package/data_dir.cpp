@@ -3,9 +3,13 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
+
+#include "facekit/detector.hpp"
 
 #ifndef FACEKIT_LIBDIR_TO_DATADIR
 #define FACEKIT_LIBDIR_TO_DATADIR "../share/facekit"
@@ -48,3 +52,14 @@ const char* dataDir(const char* configured) {
 }
 
 }  // namespace facekit::package
+
+namespace facekit {
+std::string defaultModelPath(const std::string& file_name) {
+  if (const char* dir = std::getenv("FACEKIT_MODEL_DIR"); dir && *dir) return std::string(dir) + "/" + file_name;
+  // Converted models (make models) live in models/, weights that the repository ships in weights/
+  // (an install tree holds both in share/facekit).
+  const std::string converted = std::string(package::dataDir(FACEKIT_SOURCE_MODEL_DIR)) + "/" + file_name;
+  const std::string shipped = std::string(package::dataDir(FACEKIT_SOURCE_WEIGHTS_DIR)) + "/" + file_name;
+  return !std::ifstream(converted) && std::ifstream(shipped) ? shipped : converted;
+}
+}  // namespace facekit

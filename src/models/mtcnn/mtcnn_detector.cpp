@@ -15,10 +15,6 @@
 #include "pipeline/cv_interop.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 
-#ifndef FACEKIT_SOURCE_MODEL_DIR
-#define FACEKIT_SOURCE_MODEL_DIR "models"
-#endif
-
 namespace facekit {
 namespace {
 
@@ -841,14 +837,6 @@ class MtcnnDetector final : public FaceDetector {
 
 std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorOptions& options) {
   return std::make_unique<MtcnnDetector>(options);
-}
-
-std::string defaultModelPath(const std::string& file_name) {
-  if (const char* dir = std::getenv("FACEKIT_MODEL_DIR"); dir && *dir) return std::string(dir) + "/" + file_name;
-  // Converted models (make models) live in models/, weights that the repository ships in weights/.
-  const std::string converted = std::string(FACEKIT_SOURCE_MODEL_DIR) + "/" + file_name;
-  const std::string shipped = std::string(FACEKIT_SOURCE_WEIGHTS_DIR) + "/" + file_name;
-  return !std::ifstream(converted) && std::ifstream(shipped) ? shipped : converted;
 }
 
 float iou(const Box& a, const Box& b) {
