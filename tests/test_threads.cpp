@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "cli_run.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 #include "test_util.hpp"
 
 using namespace facekit;

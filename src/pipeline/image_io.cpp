@@ -13,7 +13,7 @@
 #include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "facekit/image.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 
 namespace facekit {
 namespace {

@@ -4,7 +4,7 @@
 #include <opencv2/core.hpp>
 #include <random>
 
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 
 namespace facekit {
 namespace {

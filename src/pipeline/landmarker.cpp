@@ -5,7 +5,7 @@
 
 #include "facekit/error.hpp"
 #include "facekit/landmarks.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 #include "models/facemesh/facemesh.hpp"
 #include "models/landmarks/crop106.hpp"
 #include "models/landmarks/head_pose.hpp"

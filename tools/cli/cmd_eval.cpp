@@ -24,7 +24,7 @@
 #include "eval/widerface.hpp"
 #include "inputs.hpp"
 #include "facekit/facekit.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 #include "progress.hpp"
 
 namespace fs = std::filesystem;

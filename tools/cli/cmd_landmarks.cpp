@@ -16,7 +16,7 @@
 
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 #include "pipeline/label_consensus.hpp"
 #include "inputs.hpp"
 #include "models/landmarks/head_pose.hpp"

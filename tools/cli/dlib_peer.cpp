@@ -1,6 +1,6 @@
 #include "dlib_peer.hpp"
 
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 
 #include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>

@@ -14,7 +14,7 @@
 
 #include "facekit/error.hpp"
 #include "facekit/image.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 
 namespace facekit::train {
 namespace {

@@ -12,7 +12,7 @@
 #include "engine/thread_pool.hpp"
 #include "facekit/detector.hpp"
 #include "facekit/error.hpp"
-#include "pipeline/cv_interop.hpp"
+#include "models/cv_interop.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
 
 namespace facekit {

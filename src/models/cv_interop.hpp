@@ -1,4 +1,5 @@
-// Internal: facekit images <-> OpenCV matrices, written once.
+// Internal: facekit images <-> OpenCV matrices, written once. It lives with the models, the
+// lowest layer that needs it; the pipeline and the tools above include it from here.
 #pragma once
 
 #include <opencv2/core.hpp>
