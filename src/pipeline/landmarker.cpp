@@ -62,6 +62,38 @@ Face faceFromPoints(const std::array<Point2f, kNumLandmarks106>& p, const landma
   return f;
 }
 
+// What landmark() and track() refuse, as the detector does (a crop from a NaN, infinite or empty
+// box or from NaN points is NaN, and OpenCV throws its own exception on a view without data).
+void checkView(const ImageView& v, const char* what) {
+  if (!v.data) throw Error(Error::Code::kInvalidArgument, std::string(what) + ": image view has no data");
+  if (v.width < 12 || v.height < 12)
+    throw Error(Error::Code::kInvalidArgument, std::string(what) + ": image is " + std::to_string(v.width) + "x" + std::to_string(v.height) +
+                                                   " pixels; facekit needs at least 12x12");
+}
+bool finite(const Point2f& p) { return std::isfinite(p.x) && std::isfinite(p.y); }
+void checkFace(const ImageView& v, const Face& f) {
+  checkView(v, "FaceLandmarker::landmark");
+  const Box& b = f.box;
+  if (!(b.width() > 0 && b.height() > 0) || !std::isfinite(b.x1 + b.y1 + b.x2 + b.y2) || !finite(f.landmarks[0]) || !finite(f.landmarks[1]))
+    throw Error(Error::Code::kInvalidArgument, "FaceLandmarker::landmark: the face's box is empty or not finite, or its eye points are not finite");
+}
+inline Point2f xy(const Point2f& p) { return p; }
+inline Point2f xy(const std::array<float, 3>& p) { return {p[0], p[1]}; }
+template <class Points>
+void checkPoints(const ImageView& v, const Points& pts) {
+  checkView(v, "FaceLandmarker::track");
+  float x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  bool first = true;
+  for (const auto& p : pts) {
+    const float x = xy(p).x, y = xy(p).y;
+    if (!std::isfinite(x) || !std::isfinite(y))
+      throw Error(Error::Code::kInvalidArgument, "FaceLandmarker::track: the previous frame's points are not finite");
+    if (first) x0 = x1 = x, y0 = y1 = y, first = false;
+    x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+  }
+  if (!(x1 - x0 > 0 || y1 - y0 > 0)) throw Error(Error::Code::kInvalidArgument, "FaceLandmarker::track: the previous frame's points all coincide");
+}
+
 float wrapDegrees(double a) {
   while (a > 180) a -= 360;
   while (a <= -180) a += 360;
@@ -84,6 +116,7 @@ class Net106Landmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks landmark(const ImageView& image, const Face& face) override {
+    checkFace(image, face);
     FaceLandmarks r;
     r.face = face;
     r.confidence = face.score;
@@ -92,6 +125,7 @@ class Net106Landmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) override {
+    checkPoints(image, previous.points);
     FaceLandmarks r;
     r.face.score = previous.face.score;
     r.confidence = previous.confidence;
@@ -139,6 +173,7 @@ class MeshLandmarker final : public FaceLandmarker {
   }
 
   FaceLandmarks landmark(const ImageView& image, const Face& face) override {
+    checkFace(image, face);
     const Point2f le = face.landmarks[0], re = face.landmarks[1];
     const Crop crop{0.5 * (face.box.x1 + face.box.x2), 0.5 * (face.box.y1 + face.box.y2),
                     opt_.crop_scale * std::max(face.box.width(), face.box.height()), std::atan2(re.y - le.y, re.x - le.x)};
@@ -150,6 +185,7 @@ class MeshLandmarker final : public FaceLandmarker {
   FaceLandmarks track(const ImageView& image, const FaceLandmarks& previous) override {
     if (previous.mesh.size() != size_t(facemesh::kVertices))
       throw Error(Error::Code::kInvalidArgument, "FaceLandmarker::track: the mesh backend needs the previous frame's mesh");
+    checkPoints(image, previous.mesh);
     FaceLandmarks r = runMesh(image, cropFromMesh(previous.mesh), 0);
     r.face = previous.face;
     // The mesh spans about the detector's box: its extent is the box.
