@@ -1,11 +1,14 @@
-// Thread safety, as include/facekit/detector.hpp and landmarks.hpp promise it: a FaceDetector or
-// FaceLandmarker is used by one thread at a time (detect() is not re-entrant), separate instances
-// run on different threads at once, and what they share (input images, model files on disk,
-// XNNPACK's process-wide state) is safe to share. Results must be bit-identical to one thread's.
+// Thread safety, as the headers of include/facekit/ state it: a FaceDetector, FaceLandmarker,
+// FaceTracker or LandmarkSmoother is used by one thread at a time, separate instances run on
+// different threads at once, and what they share (input images, model files on disk, XNNPACK's
+// process-wide state) is safe to share; image loading, saving and the render functions may be
+// called from any number of threads. Results must be bit-identical to one thread's.
 // make test-tsan runs these under ThreadSanitizer (docs/reliability.md).
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <thread>
 
@@ -14,6 +17,24 @@
 #include "test_util.hpp"
 
 using namespace facekit;
+
+namespace {
+// Runs body(t) on n threads at once; an exception in a thread is a failure naming it.
+void onThreads(int n, const std::function<void(int)>& body) {
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        body(t);
+      } catch (const std::exception& e) {
+        errors[size_t(t)] = e.what();
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < n; ++t) EXPECT_EQ(errors[size_t(t)], "") << "thread " << t;
+}
+}  // namespace
 
 namespace {
 
@@ -207,4 +228,113 @@ TEST(ThreadSafety, CliWorkersGiveTheOutputOfOneThread) {
   EXPECT_GE(a.size(), inputs().size());
   EXPECT_EQ(a, b);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+std::string pixels(const Image& img) {
+  return std::to_string(img.width) + "x" + std::to_string(img.height) + ":" + std::to_string(int(img.format)) + ":" +
+         std::string(img.pixels.begin(), img.pixels.end());
+}
+}  // namespace
+
+// image.hpp and render.hpp: loading (from files and from memory, every accepted format, the same
+// file and the same bytes in all threads at once), toRGB, saveImage (each thread its own file, and
+// all of them to one path), the drawings and the JSON writers, from 8 threads at once: the
+// results of one thread, byte for byte.
+TEST(ThreadSafety, ImageLoadingAndRenderingFromEightThreads) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("facekit-threads-io-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  cv::Mat bgr;
+  cv::cvtColor(matView(inputs()[0].image.view()), bgr, cv::COLOR_RGB2BGR);
+  std::vector<std::pair<std::string, std::string>> encoded;  // name, bytes
+  for (const char* ext : {".png", ".jpg", ".bmp", ".tiff", ".webp", ".ppm"}) {
+    std::vector<uint8_t> buf;
+    ASSERT_TRUE(cv::imencode(ext, bgr, buf)) << ext;
+    encoded.push_back({std::string("image") + ext, std::string(buf.begin(), buf.end())});
+    std::ofstream(dir + "/image" + ext, std::ios::binary) << encoded.back().second;
+  }
+  const Image& photo = inputs()[0].image;
+  auto det = FaceDetector::create(test::testOptions());
+  auto lm = FaceLandmarker::create(landmarkerOptions());
+  const std::vector<Face> faces = det->detect(photo.view());
+  const std::vector<FaceLandmarks> marks = lm->detect(photo.view());
+  ASSERT_FALSE(faces.empty());
+  ASSERT_FALSE(marks.empty());
+
+  // Everything one thread computes, as strings.
+  auto work = [&](int t) {
+    std::vector<std::string> out;
+    for (const auto& [name, bytes] : encoded) {
+      out.push_back(pixels(loadImageFromMemory(bytes.data(), bytes.size(), name)));
+      out.push_back(pixels(loadImage(dir + "/" + name)));
+    }
+    const ImageView bgr_view{bgr.data, bgr.cols, bgr.rows, PixelFormat::kBGR, bgr.step};
+    out.push_back(pixels(toRGB(bgr_view)));
+    out.push_back(pixels(drawDetections(photo.view(), faces)));
+    out.push_back(pixels(drawLandmarks(photo.view(), marks, true)));
+    out.push_back(toModelScopeJson(faces, 2));
+    out.push_back(toLandmarksJson(marks));
+    out.push_back(toModelScopeLandmarksJson(marks));
+    const std::string own = dir + "/saved-" + std::to_string(t) + ".png";
+    saveImage(photo.view(), own);
+    out.push_back(pixels(loadImage(own)));
+    saveImage(photo.view(), dir + "/shared.png");  // every thread writes this one path
+    return out;
+  };
+  const std::vector<std::string> want = work(-1);
+  std::vector<std::vector<std::string>> got(8);
+  onThreads(8, [&](int t) {
+    for (int round = 0; round < 3; ++round) got[size_t(t)] = work(t);
+  });
+  for (int t = 0; t < 8; ++t) {
+    ASSERT_EQ(got[size_t(t)].size(), want.size()) << "thread " << t;
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(got[size_t(t)][i] == want[i]) << "thread " << t << ", result " << i;
+  }
+  EXPECT_EQ(pixels(loadImage(dir + "/shared.png")), pixels(photo));  // one whole file, no mix
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
+  EXPECT_EQ(files, encoded.size() + 8 + 2) << "no temporary file left";  // the inputs, each thread's file, shared.png, saved--1.png
+  std::filesystem::remove_all(dir);
+}
+
+// video.hpp: a FaceTracker (which owns a landmarker, calls track() and smooths through a
+// LandmarkSmoother) and a LandmarkSmoother used directly, one per stream, 4 streams on 4 threads
+// at once over the same frames: each stream's results equal one thread's, bit for bit.
+TEST(ThreadSafety, TrackersAndSmoothersOnePerStreamOnTheirOwnThreads) {
+  // 8 frames: the two-face picture moving right 3 px a frame (tracked between detections).
+  const Image& two = inputs()[5].image;
+  ASSERT_EQ(inputs()[5].name, "two faces");
+  std::vector<cv::Mat> frames;
+  for (int k = 0; k < 8; ++k) {
+    cv::Mat f(300, 560, CV_8UC3, cv::Scalar(110, 115, 120));
+    matView(two.view()).copyTo(f(cv::Rect(10 + 3 * k, 20, two.width, two.height)));
+    frames.push_back(f);
+  }
+  TrackerOptions o;
+  o.landmarker = landmarkerOptions();
+  o.detect_interval = 4;
+  auto stream = [&]() {
+    auto tracker = FaceTracker::create(o);
+    LandmarkSmoother smoother;
+    std::string out;
+    int tracked_frames = 0;
+    for (size_t k = 0; k < frames.size(); ++k) {
+      const ImageView v{frames[k].data, frames[k].cols, frames[k].rows, PixelFormat::kRGB, frames[k].step};
+      const double t = double(k) / 25;
+      std::vector<FaceLandmarks> tracked;
+      for (const TrackedFace& f : tracker->process(v, t)) {
+        out += std::to_string(f.track_id) + (f.detected ? "d" : "t");
+        tracked.push_back(f.landmarks);
+        tracked_frames += !f.detected;
+      }
+      out += bytes(tracked);
+      out += bytes(smoother.update(tracked, t));
+    }
+    EXPECT_GT(tracked_frames, 0) << "some frames should be tracked, not detected";
+    return out;
+  };
+  const std::string want = stream();
+  std::vector<std::string> got(4);
+  onThreads(4, [&](int t) { got[size_t(t)] = stream(); });
+  for (int t = 0; t < 4; ++t) EXPECT_TRUE(got[size_t(t)] == want) << "stream " << t;
 }

@@ -19,10 +19,17 @@
 // detect() throws kInvalidArgument for a null view or an image smaller than 12 x 12 pixels;
 // any larger 8-bit gray/RGB/BGR image is accepted. An image with no face gives an empty vector.
 //
-// Thread safety. A FaceDetector holds scratch buffers and XNNPACK operators: detect() and
-// verify() must not be called concurrently on one instance. Separate instances are independent
-// and may run on different threads at once. num_threads > 1 parallelises one detect() call
-// internally.
+// Thread safety. What may be shared between threads:
+//  * Separate FaceDetector instances are independent: create() and any calls on them may run on
+//    different threads at once, over the same input images.
+//  * One instance is not safe to call concurrently: it keeps scratch buffers, a per-image-size
+//    network cache, XNNPACK operators set up for the current call and the last profile. Its
+//    member functions (detect(), verify(), options(), lastProfile()) must be called one at a time;
+//    different threads may use it in turn if the caller orders the calls (a mutex, a pool).
+//  * Input images (ImageView) are only read: one image may go to several instances at once.
+//  * num_threads > 1 parallelises one detect() call on the instance's own pool; the result is
+//    bit-identical to num_threads = 1.
+// tests/test_threads.cpp checks each point (under ThreadSanitizer too: make test-tsan).
 //
 // All orientations (DetectorOptions::all_orientations). The image is also searched turned by
 // 90, 180 and 270 degrees; the turned pyramid levels are the upright levels turned (cv::rotate),

@@ -5,7 +5,11 @@
 // checks the header before anything is decoded, decodes what OpenCV's imread would, and
 // rejects with a one-line message what cannot be decoded or exceeds the limits (see its contract).
 //
-// Thread safety: all functions here are safe to call concurrently on different images.
+// Thread safety: every function here may be called from any number of threads at once, also on
+// the same file, bytes or view (inputs are only read). Concurrent saveImage() calls to one path
+// leave one of the images whole there (each writes its own temporary file and renames it). An
+// Image is a plain value: no thread may read it while another changes it.
+// tests/test_threads.cpp (ThreadSafety.ImageLoadingAndRenderingFromEightThreads) checks this.
 #pragma once
 
 #include <cstddef>

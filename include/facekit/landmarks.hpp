@@ -27,7 +27,12 @@
 // Both frame each face the same way: a crop turned to the detector's eye line, then
 // `refine_passes` re-crops from the previous pass's points.
 //
-// Thread safety: one FaceLandmarker per thread; detect() is not re-entrant.
+// Thread safety, as for FaceDetector (detector.hpp): separate FaceLandmarker instances may run on
+// different threads at once (create() too), over the same images. One instance (its detector,
+// network and crop buffer) is not safe to call concurrently: detect(), landmark() and track()
+// must be called one at a time; different threads may use it in turn if the caller orders the
+// calls. num_threads > 1 parallelises one call and gives the result of num_threads = 1.
+// tests/test_threads.cpp checks each point (under ThreadSanitizer too: make test-tsan).
 #pragma once
 
 #include <array>

@@ -1,5 +1,6 @@
 // Output helpers: ModelScope-compatible JSON and drawings of detections.
-// Thread safety: pure functions; safe to call concurrently.
+// Thread safety: these functions only read their arguments and return new values: any number of
+// threads may call them at once, with the same arguments (tests/test_threads.cpp).
 #pragma once
 
 #include <string>

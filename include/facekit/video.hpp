@@ -10,7 +10,9 @@
 // and a moving one does not lag. The speed that opens the filter is measured in face sizes per
 // second (angles: 45 degrees per second), so the same settings work at any resolution. A new face starts unfiltered; faces that disappear are dropped.
 //
-// Thread safety: a LandmarkSmoother holds per-stream state; use one per stream and thread.
+// Thread safety: a LandmarkSmoother holds one stream's state: one instance is called by one
+// thread at a time (in turn from different threads if the caller orders the calls); separate
+// smoothers are independent and may run on different threads at once (tests/test_threads.cpp).
 #pragma once
 
 #include <memory>
@@ -62,7 +64,10 @@ class LandmarkSmoother {
 // and are never reused, so a face that leaves and comes back gets a new one). With smoothing on, each track's
 // points, box and pose go through the One Euro filter of LandmarkSmoother, by track id.
 //
-// Thread safety: a FaceTracker holds per-stream state; one per stream and thread.
+// Thread safety: a FaceTracker holds one stream's state and its own FaceLandmarker: process() and
+// reset() of one instance are called one at a time (in turn from different threads if the
+// caller orders the calls); separate trackers, one per stream, may run on different threads at
+// once over the same frames (tests/test_threads.cpp).
 struct TrackerOptions {
   LandmarkerOptions landmarker;  // detector options (all_orientations, min face, ...) and landmark backend
   int detect_interval = 10;      // frames; 1 = detect on every frame (tracks still keep their ids)
