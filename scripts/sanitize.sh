@@ -20,9 +20,11 @@ start=$(date +%s)
 echo "[sanitize] $kind: configure and build $build (-j ${SAN_JOBS:-2})"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEKIT_SANITIZE="$kind" -DFACEKIT_BUILD_TRAINER=OFF \
   -DFACEKIT_BUILD_BENCH=OFF >"$root/out/$build-configure.log" 2>&1 || { cat "$root/out/$build-configure.log"; exit 1; }
-# TSan runs a subset: only what it needs is built (the test binary and the CLI its tests start).
-targets=()
-[ "$kind" = thread ] && targets=(--target facekit_tests facekit)
+# Only what ctest runs is built: the test binary, the CLI its tests start and, for the whole
+# suite, the example program (not the Python module or the shared library of the package, which
+# the pytest suite uses).
+targets=(--target facekit_tests facekit)
+[ "$kind" = address ] && targets+=(landmarks_example)
 cmake --build "$build" -j "${SAN_JOBS:-2}" "${targets[@]}"
 built=$(date +%s)
 
