@@ -424,7 +424,7 @@ void runLandmarkEval(LandmarkArgs& a) {
       "distance (eye centres: 68-point means of 36-41 and 42-47, 106-point pupils 104/105); failure: ION NME > 0.1",
       "facekit: one MTCNN detection pass (min face " + std::to_string(a.opt.detector.min_face_size) + ", thresholds " +
           fmt("%g", a.opt.detector.thresholds[0]) + "/" + fmt("%g", a.opt.detector.thresholds[1]) + "/" + fmt("%g", a.opt.detector.thresholds[2]) +
-          ") shared by the backends, refine passes " + (a.opt.refine_passes < 0 ? std::string("landmark106 0, mesh 1 (each backend's default)") : std::to_string(a.opt.refine_passes))};
+          (a.opt.detector.all_orientations ? ", all orientations" : ", upright only") + ") shared by the backends, refine passes " + (a.opt.refine_passes < 0 ? std::string("landmark106 0, mesh 1 (each backend's default)") : std::to_string(a.opt.refine_passes))};
   for (const auto& m : methods)
     if (m.lm)
       cond.back() += "; " + m.backend + " model " +
@@ -490,6 +490,8 @@ void registerEval(CLI::App& app) {
   lmk->add_option("--threads", largs->opt.num_threads, "threads")->capture_default_str();
   lmk->add_option("--dlib-model", largs->dlib_model, "dlib 68-point shape predictor (peer)")->capture_default_str();
   lmk->add_flag("--no-dlib", largs->no_dlib, "skip the dlib peer");
+  lmk->add_flag_callback("--upright-only", [largs] { largs->opt.detector.all_orientations = false; },
+                         "facekit finds upright faces only (default: any roll, as facekit landmarks)");
   lmk->callback([largs] {
     if (!largs->thresholds.empty()) largs->opt.detector.thresholds = parseThresholds(largs->thresholds);
     runLandmarkEval(*largs);
