@@ -102,9 +102,12 @@ finetune-mtcnn: models
 # 68-point predictor on the same faces, one table and CED plot per data set. The small model is
 # weights/landmark106.safetensors unless LANDMARK_MODEL=FILE is given.
 EVAL_LANDMARK_MODEL = $(if $(LANDMARK_MODEL),--model $(LANDMARK_MODEL))
+# eval widerface runs twice: FP32 (with YuNet) and int8 ("facekit int8", out/eval-int8).
 eval: models
 	$(BUILD)/facekit eval widerface --images $(SHARED)/data/widerface-val-subset/images --gt $(SHARED)/data/wider-face-gt \
 	  --yunet $(SHARED)/models/yunet/face_detection_yunet_2022mar.onnx --min-face 12 --threshold 0.4,0.5,0.5 --threads 2 --out out/eval
+	$(BUILD)/facekit eval widerface --images $(SHARED)/data/widerface-val-subset/images --gt $(SHARED)/data/wider-face-gt \
+	  --min-face 12 --threshold 0.4,0.5,0.5 --threads 2 --precision int8 --out out/eval-int8
 	$(BUILD)/facekit eval landmarks --aflw $(SHARED)/data/aflw2000-subset --backends landmark106,mesh $(EVAL_LANDMARK_MODEL) --out out/eval-aflw2000
 	$(BUILD)/facekit eval landmarks --xml $(SHARED)/data/dlib-faces-68/testing_with_face_landmarks.xml --backends landmark106,mesh $(EVAL_LANDMARK_MODEL) --out out/eval-dlib68
 

@@ -111,6 +111,18 @@ enum class ComputeBackend {
   kReference,  // plain loops accumulating in double: the ground truth for tests, far slower
 };
 
+// Arithmetic of the networks. kInt8: P-Net runs in int8 (uint8 activations with per-tensor
+// scales calibrated on ../shared training-side images, int8 weights with one scale per output
+// channel, int32 accumulation; AVX-512 VNNI kernels where the CPU has them, else AVX2, else plain
+// loops; FACEKIT_INT8_KERNEL=vnni|avx2|scalar forces one), R-Net and O-Net stay FP32; the
+// kernels agree bit for bit, so results do not depend on the CPU. Inputs and outputs of each
+// net are as in FP32. FP32 is the reference and the default; see README ("Lower precision") for
+// the measured accuracy and speed of int8.
+enum class ComputePrecision {
+  kFp32,
+  kInt8,
+};
+
 struct DetectorOptions {
   // facekit MTCNN model (safetensors layout) written by `facekit convert-mtcnn`. Empty means
   // $FACEKIT_MODEL_DIR/mtcnn.safetensors, else the models/ folder of the build's source tree.
@@ -125,6 +137,7 @@ struct DetectorOptions {
   // degrees). See "All orientations" below: how, what it costs, what was measured.
   bool all_orientations = false;
   ComputeBackend backend = ComputeBackend::kFast;
+  ComputePrecision precision = ComputePrecision::kFp32;  // kInt8: see ComputePrecision (the backend then applies to the FP32 nets)
 };
 
 // Timings of the last detect() call, milliseconds.

@@ -100,7 +100,8 @@ void run(const eval::GroundTruth& gt, EvalArgs& a, const std::string& title) {
     progress.step();
   }
 
-  std::vector<std::pair<std::string, std::vector<eval::SettingResult>>> all = {{"facekit", eval::evaluate(gt, ours)}};
+  const std::string ours_name = a.det.precision == ComputePrecision::kInt8 ? "facekit int8" : "facekit";
+  std::vector<std::pair<std::string, std::vector<eval::SettingResult>>> all = {{ours_name, eval::evaluate(gt, ours)}};
   if (yunet) all.push_back({"YuNet", eval::evaluate(gt, theirs)});
 
   fs::create_directories(a.out);
@@ -456,6 +457,10 @@ void registerEval(CLI::App& app) {
     c->add_option("--threshold", args->thresholds, "facekit's P-, R-, O-Net thresholds");
     c->add_option("--threads", args->det.num_threads, "threads")->capture_default_str();
     c->add_option("--model", args->det.model_path, "MTCNN model file");
+    c->add_option_function<std::string>(
+         "--precision", [args](const std::string& p) { args->det.precision = p == "int8" ? ComputePrecision::kInt8 : ComputePrecision::kFp32; },
+         "facekit's arithmetic: fp32 (default) or int8")
+        ->check(CLI::IsMember({"fp32", "int8"}));
     c->add_option("--yunet", args->yunet_model, "also evaluate this YuNet ONNX model (cv::FaceDetectorYN) in the same run");
   };
   auto* wider = ev->add_subcommand("widerface", "the official WIDER FACE protocol (easy/medium/hard AP)");

@@ -153,7 +153,7 @@ class MtcnnDetector final : public FaceDetector {
     backend_ = backend;
     for (int w = 0; w < pool_.threads(); ++w) {
       workers_.push_back(std::make_unique<Worker>());
-      workers_.back()->nets = mtcnn::buildNets(model_, backend);
+      workers_.back()->nets = buildNets();
     }
   }
 
@@ -658,8 +658,20 @@ class MtcnnDetector final : public FaceDetector {
   // 2+ threads: square levels of the upright and the sideways passes have one size).
   engine::Sequential& pnetFor(int h, int w, int slot = 0) {
     auto it = pnet_by_size_.find({h, w, slot});
-    if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::array<int, 3>{h, w, slot}, mtcnn::buildNets(model_, backend_).pnet).first;
+    if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::array<int, 3>{h, w, slot}, buildNets(true).pnet).first;
     return it->second;
+  }
+
+  // The nets at the options' precision (int8: the nets of int8Nets(), the others FP32).
+  // pnet_only: only P-Net is wanted (R-Net and O-Net are still built in FP32, they are small).
+  mtcnn::Nets buildNets(bool pnet_only = false) const {
+    if (opt_.precision != ComputePrecision::kInt8) return mtcnn::buildNets(model_, backend_);
+    return mtcnn::buildNetsInt8(model_, pnet_only ? (int8Nets().find("pnet") != std::string::npos ? "pnet" : "") : int8Nets(), backend_);
+  }
+  // FACEKIT_INT8_NETS (comma-separated pnet, rnet, onet; default pnet): which nets kInt8 quantizes.
+  static std::string int8Nets() {
+    const char* e = std::getenv("FACEKIT_INT8_NETS");
+    return e && *e ? std::string(e) : std::string("pnet");
   }
 
   // One pyramid level: its normalised input, the P-Net that serves its size, its workspace and

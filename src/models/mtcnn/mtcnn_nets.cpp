@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "engine/quantize.hpp"
 #include "engine/tflite_reader.hpp"
 #include "facekit/error.hpp"
 
@@ -147,13 +148,110 @@ engine::Sequential buildNet(const NetSpec& n, const ModelFile& m, Backend b) {
   return seq;
 }
 
-}  // namespace
+// The int8 form of a net: convolutions (fully connected layers as convolutions over their whole
+// input) each with the PReLU after it, poolings, the fused heads as a float-output convolution.
+engine::Sequential buildInt8(const NetSpec& n, const ModelFile& m, const std::vector<std::pair<float, float>>& ranges) {
+  namespace q8 = engine::int8;
+  std::vector<q8::ChainStep> steps;
+  // MTCNN's input normalisation (p - 127.5) / 128: the uint8 input is the pixel itself.
+  const q8::ActQuant input{1.f / 128.f, 127.5f};
+  q8::ActQuant in = input;
+  int side = n.input, channels = 3;
+  size_t next_range = 0;
+  for (size_t i = 0; i < n.trunk.size(); ++i) {
+    const Step& s = n.trunk[i];
+    if (s.kind == Kind::kPReLU) continue;  // fused into the layer before
+    if (s.kind == Kind::kPool) {
+      q8::ChainStep st;
+      st.is_pool = true;
+      st.pool = {s.kh, s.kw, s.in, s.in, /*ceil_mode=*/true};
+      steps.push_back(st);
+      side = (side - s.kh + s.in - 1) / s.in + 1;
+      continue;
+    }
+    engine::Conv2dParams p;
+    p.out_c = s.out;
+    if (s.kind == Kind::kConv) {
+      p.kh = s.kh, p.kw = s.kw, p.in_c = s.in;
+    } else {  // fully connected on a side x side x channels input (NHWC flatten = OHWI kernel)
+      if (size_t(side) * side * channels != size_t(s.in)) throw Error(Error::Code::kInternal, std::string(n.net) + ": int8 flatten size");
+      p.kh = p.kw = side, p.in_c = channels;
+    }
+    p.weights = m.get(key(n, s.name, "weight"), weightShape(s)).data;
+    p.bias = m.get(key(n, s.name, "bias"), {s.out}).data;
+    std::vector<float> slope;
+    if (i + 1 < n.trunk.size() && n.trunk[i + 1].kind == Kind::kPReLU) slope = m.get(key(n, n.trunk[i + 1].name, "slope"), {s.out}).data;
+    if (next_range >= ranges.size()) throw Error(Error::Code::kInternal, std::string(n.net) + ": int8 calibration has too few ranges");
+    const q8::ActQuant out = q8::actQuantForRange(ranges[next_range].first, ranges[next_range].second);
+    ++next_range;
+    q8::ChainStep st;
+    st.conv = q8::quantizeConv(p, slope, in, &out);
+    steps.push_back(std::move(st));
+    in = out;
+    side = side - p.kh + 1, channels = s.out;
+  }
+  if (next_range != ranges.size()) throw Error(Error::Code::kInternal, std::string(n.net) + ": int8 calibration has too many ranges");
+  // The fused heads, float out.
+  engine::Conv2dParams p;
+  p.kh = p.kw = 1, p.in_c = n.head_in;
+  for (const Head& h : n.heads) {
+    const std::vector<int64_t> shape = n.heads_are_conv ? std::vector<int64_t>{h.out, 1, 1, n.head_in} : std::vector<int64_t>{h.out, n.head_in};
+    const auto& hw = m.get(key(n, h.name, "weight"), shape).data;
+    const auto& hb = m.get(key(n, h.name, "bias"), {h.out}).data;
+    p.weights.insert(p.weights.end(), hw.begin(), hw.end());
+    p.bias.insert(p.bias.end(), hb.begin(), hb.end());
+    p.out_c += h.out;
+  }
+  q8::ChainStep st;
+  st.conv = q8::quantizeConv(p, {}, in, nullptr);
+  steps.push_back(std::move(st));
+  engine::Sequential seq;
+  seq.add(q8::makeChain(input, std::move(steps)));
+  return seq;
+}
 
-Nets buildNets(const ModelFile& model, Backend backend) {
-  const auto& s = specs();
+void checkMtcnn(const ModelFile& model) {
   if (model.metadata.count("facekit.model") && model.metadata.at("facekit.model") != "mtcnn")
     throw Error(Error::Code::kBadModel, "model file " + model.origin + " holds a '" + model.metadata.at("facekit.model") +
                                             "' model, not MTCNN");
+}
+
+}  // namespace
+
+const std::vector<Int8Calibration>& int8Calibration() {
+  // FP32 activation ranges of each PReLU output, from facekit_calibrate_int8 --quantile 0.9999
+  // on ../shared/data/faces and ../shared/data/widerface-train-subset/images (402 images): the
+  // 0.01% and 99.99% points of the values (the full ranges, in the comments, are 2-3x wider,
+  // set by rare outliers that would cost resolution everywhere else).
+  static const std::vector<Int8Calibration> c = {
+      {"pnet", {{-2.6990f, 6.6627f}, {-4.8975f, 7.9870f}, {-2.4933f, 8.9434f}}},  // [-4.081, 16.335] [-12.680, 20.236] [-8.717, 24.446]
+      {"rnet", {{-4.6283f, 3.8636f}, {-3.2716f, 3.2776f}, {-0.2042f, 2.3430f}, {-0.0034f, 1.5529f}}},  // [-7.259, 6.483] [-5.795, 6.450] [-0.468, 4.018] [-0.012, 3.126]
+      {"onet", {{-1.5847f, 4.8603f}, {-4.1060f, 4.6583f}, {-1.4046f, 3.5176f}, {-0.0750f, 2.2982f}, {-0.0967f, 2.0548f}}},  // [-2.817, 8.694] [-8.132, 9.288] [-2.994, 7.116] [-0.200, 3.800] [-0.150, 4.186]
+  };
+  return c;
+}
+
+engine::Sequential buildInt8Net(const ModelFile& model, const std::string& net) {
+  checkMtcnn(model);
+  for (const NetSpec& n : specs())
+    if (net == n.net)
+      for (const Int8Calibration& c : int8Calibration())
+        if (net == c.net) return buildInt8(n, model, c.ranges);
+  throw Error(Error::Code::kInvalidArgument, "MTCNN has no net '" + net + "' (pnet, rnet, onet)");
+}
+
+Nets buildNetsInt8(const ModelFile& model, const std::string& int8_nets, Backend fp32_backend) {
+  Nets nets = buildNets(model, fp32_backend);
+  auto has = [&](const char* n) { return ("," + int8_nets + ",").find("," + std::string(n) + ",") != std::string::npos; };
+  if (has("pnet")) nets.pnet = buildInt8Net(model, "pnet");
+  if (has("rnet")) nets.rnet = buildInt8Net(model, "rnet");
+  if (has("onet")) nets.onet = buildInt8Net(model, "onet");
+  return nets;
+}
+
+Nets buildNets(const ModelFile& model, Backend backend) {
+  const auto& s = specs();
+  checkMtcnn(model);
   return Nets{buildNet(s[0], model, backend), buildNet(s[1], model, backend), buildNet(s[2], model, backend)};
 }
 

@@ -32,6 +32,23 @@ struct Nets {
 // the first missing or mis-shaped tensor.
 Nets buildNets(const engine::ModelFile& model, engine::Backend backend);
 
+// Which nets run in int8 (engine/quantize.hpp) with `int8_nets` = a subset of "pnet,rnet,onet";
+// the others as buildNets(model, fp32_backend). A quantized net is one engine layer: the whole trunk in
+// uint8 (per-channel int8 weights quantized at load, activation ranges from kInt8Calibration
+// below), float logits/regression out. Its inputs and outputs are those of the FP32 net.
+Nets buildNetsInt8(const engine::ModelFile& model, const std::string& int8_nets = "pnet",
+                   engine::Backend fp32_backend = engine::Backend::kFast);
+engine::Sequential buildInt8Net(const engine::ModelFile& model, const std::string& net);
+
+// Activation ranges [lo, hi] of each PReLU output of a net, FP32, in layer order (P-Net 3,
+// R-Net 4, O-Net 5), measured by bench/calibrate_int8.cpp (`facekit_calibrate_int8`) on
+// ../shared/data/faces and ../shared/data/widerface-train-subset (never the validation images).
+struct Int8Calibration {
+  const char* net;
+  std::vector<std::pair<float, float>> ranges;
+};
+const std::vector<Int8Calibration>& int8Calibration();
+
 // Converts pnet.tflite, rnet.tflite, onet.tflite in `tflite_dir` into a facekit model.
 // natural_orientation = false keeps the original (transposed-image) weights; only tests use it.
 // Checks every tensor's shape and the network's intermediate shapes against the TFLite graph.
