@@ -6,6 +6,13 @@
 // 68-point shape predictor on the same face box of the astronaut photo.
 // Writes out/bench/bench.md (medians, ratios) and out/bench/latency.png, plus peak memory (max
 // RSS) of `facekit detect` and `facekit landmarks` (each backend) on a 1920x1080 image.
+// The same MTCNN work on a mainstream runtime: OpenCV DNN running the original Caffe P-Net
+// (../shared/models/mtcnn-caffe/det1) on exactly the pyramid levels facekit's P-Net sees (640x480,
+// min face 20, one net per level size as facekit keeps one per size), next to facekit's P-Net in
+// FP32 and int8 on the same levels; and an alternating paired run (every contender once per round,
+// order rotated, so all see the same machine load) of whole detections: facekit FP32, facekit int8
+// and YuNet, with the median of the per-round ratios. The stage breakdown (pyramid, P-Net
+// convolutions, P-Net decoding + NMS, R-Net and O-Net with their crops) is printed with them.
 //   make bench        (or build/bench/facekit_bench [google-benchmark flags])
 // The facekit-106 model is defaultModelPath("landmark106.safetensors"): weights/ (or
 // $FACEKIT_MODEL_DIR); its latency does not depend on how well it is trained.
@@ -17,19 +24,25 @@
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
 
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/dnn.hpp>
 #include <opencv2/objdetect.hpp>
 
 #include "eval/plot.hpp"
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
+#include "engine/model_file.hpp"
+#include "engine/quantize.hpp"
 #include "models/facemesh/facemesh.hpp"
+#include "models/mtcnn/mtcnn_nets.hpp"
 #include "models/landmarks/landmark106_net.hpp"
 
 namespace {
@@ -56,6 +69,7 @@ void BM_Facekit(benchmark::State& state) {
   o.model_path = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
   o.num_threads = int(state.range(2));
   o.min_face_size = int(state.range(3));
+  if (state.range(4) == 1) o.precision = facekit::ComputePrecision::kInt8;
   cv::setNumThreads(o.num_threads);  // facekit's resizes run on OpenCV: same thread budget for all
   auto det = facekit::FaceDetector::create(o);
   size_t faces = 0;
@@ -71,6 +85,148 @@ void BM_Facekit(benchmark::State& state) {
   state.counters["pnet_ms"] = sum.pnet_ms / n;
   state.counters["rnet_ms"] = sum.rnet_ms / n;
   state.counters["onet_ms"] = sum.onet_ms / n;
+}
+
+// ---- P-Net over the pyramid: facekit FP32, facekit int8, OpenCV DNN with the Caffe P-Net ------
+
+// The pyramid levels (RGB) the detector builds for a w x h image at min face 20, factor 0.709:
+// the same sizes (the detector's rule) and the same resizing (halvings, then bilinear).
+std::vector<cv::Mat> pyramid(int w, int h, int min_face = 20) {
+  std::vector<cv::Mat> levels;
+  const cv::Mat& img = scene(w, h);
+  const float m = 12.f / float(min_face);
+  float min_side = float(std::min(w, h)) * m;
+  for (float scale = m; min_side >= 12; scale *= 0.709f, min_side *= 0.709f) {
+    const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
+    if (ws < 12 || hs < 12) break;
+    cv::Mat from = levels.empty() ? img : levels.back(), half, out;
+    while (from.cols >= 2 * ws && from.rows >= 2 * hs) cv::resize(from, half, cv::Size(from.cols / 2, from.rows / 2), 0, 0, cv::INTER_AREA), from = half.clone();
+    cv::resize(from, out, cv::Size(ws, hs), 0, 0, cv::INTER_LINEAR);
+    levels.push_back(out);
+  }
+  return levels;
+}
+
+facekit::engine::Tensor normalized(const cv::Mat& rgb) {
+  facekit::engine::Tensor t(facekit::engine::Shape{1, rgb.rows, rgb.cols, 3});
+  float* d = t.data();
+  for (int y = 0; y < rgb.rows; ++y)
+    for (int i = 0; i < rgb.cols * 3; ++i) *d++ = (float(rgb.ptr<uint8_t>(y)[i]) - 127.5f) * 0.0078125f;
+  return t;
+}
+
+// Runs P-Net over every level of one pyramid; returns the best face probability (a sanity check
+// that each contender computes the same network).
+class PNetContender {
+ public:
+  virtual ~PNetContender() = default;
+  virtual float run() = 0;
+};
+
+class FacekitPNet final : public PNetContender {
+ public:
+  FacekitPNet(const std::vector<cv::Mat>& levels, bool int8) {
+    const auto model = facekit::engine::ModelFile::load(FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors");
+    for (const cv::Mat& l : levels) {
+      inputs_.push_back(normalized(l));
+      nets_.push_back(int8 ? facekit::mtcnn::buildInt8Net(model, "pnet") : facekit::mtcnn::buildNets(model, facekit::engine::Backend::kFast).pnet);
+    }
+  }
+  float run() override {
+    float best = 0;
+    for (size_t i = 0; i < nets_.size(); ++i) {
+      const auto& out = nets_[i].forward(inputs_[i], nullptr, scratch_);
+      for (size_t k = 0; k < out.numel(); k += 6) best = std::max(best, 1.f / (1.f + std::exp(out.data()[k] - out.data()[k + 1])));
+    }
+    return best;
+  }
+
+ private:
+  std::vector<facekit::engine::Tensor> inputs_;
+  std::vector<facekit::engine::Sequential> nets_;
+  facekit::engine::Tensor scratch_[2];
+};
+
+// The original Caffe P-Net (MATLAB Caffe: trained on transposed RGB images) through OpenCV DNN.
+class CaffePNet final : public PNetContender {
+ public:
+  explicit CaffePNet(const std::vector<cv::Mat>& levels) {
+    for (const cv::Mat& l : levels) {
+      cv::Mat t;
+      cv::transpose(l, t);
+      blobs_.push_back(cv::dnn::blobFromImage(t, 0.0078125, cv::Size(), cv::Scalar(127.5, 127.5, 127.5), false, false));
+      nets_.push_back(cv::dnn::readNetFromCaffe(FACEKIT_BENCH_SHARED "/models/mtcnn-caffe/det1.prototxt", FACEKIT_BENCH_SHARED "/models/mtcnn-caffe/det1.caffemodel"));
+      nets_.back().setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+      nets_.back().setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    }
+  }
+  float run() override {
+    float best = 0;
+    for (size_t i = 0; i < nets_.size(); ++i) {
+      nets_[i].setInput(blobs_[i]);
+      std::vector<cv::Mat> outs;
+      nets_[i].forward(outs, std::vector<cv::String>{"conv4-2", "prob1"});
+      const cv::Mat& prob = outs[1];  // 1 x 2 x W' x H'
+      const size_t plane = size_t(prob.size[2]) * prob.size[3];
+      const float* face = prob.ptr<float>() + plane;
+      for (size_t k = 0; k < plane; ++k) best = std::max(best, face[k]);
+    }
+    return best;
+  }
+ private:
+  std::vector<cv::Mat> blobs_;
+  std::vector<cv::dnn::Net> nets_;
+};
+
+std::unique_ptr<PNetContender> pnetContender(int which, const std::vector<cv::Mat>& levels) {
+  if (which == 2) return std::make_unique<CaffePNet>(levels);
+  return std::make_unique<FacekitPNet>(levels, which == 1);
+}
+
+bool haveCaffe() { return std::filesystem::exists(FACEKIT_BENCH_SHARED "/models/mtcnn-caffe/det1.caffemodel"); }
+
+// range(0): 0 facekit FP32, 1 facekit int8, 2 OpenCV DNN Caffe; 640x480, min face 20, 1 thread.
+void BM_PNetPyramid(benchmark::State& state) {
+  if (state.range(0) == 2 && !haveCaffe()) return state.SkipWithError("Caffe MTCNN not found in ../shared/models/mtcnn-caffe");
+  cv::setNumThreads(1);
+  auto c = pnetContender(int(state.range(0)), pyramid(640, 480));
+  float best = 0;
+  for (auto _ : state) best = c->run();
+  state.counters["best_face_prob"] = best;
+}
+
+// ---- alternating paired runs ----------------------------------------------------------------
+
+struct Paired {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> ms;  // [contender][round]
+  double median(size_t i) const {
+    std::vector<double> v = ms[i];
+    std::sort(v.begin(), v.end());
+    return v.empty() ? -1 : v[v.size() / 2];
+  }
+  // Median over rounds of ms[b] / ms[a]: how many times faster a is than b.
+  double ratio(size_t a, size_t b) const {
+    std::vector<double> r;
+    for (size_t k = 0; k < ms[a].size(); ++k) r.push_back(ms[b][k] / ms[a][k]);
+    std::sort(r.begin(), r.end());
+    return r.empty() ? -1 : r[r.size() / 2];
+  }
+};
+
+// Runs every contender once per round (after one warm-up round), rotating the order.
+Paired pairedRun(const std::vector<std::pair<std::string, std::function<void()>>>& c, int rounds) {
+  Paired p;
+  p.ms.resize(c.size());
+  for (const auto& [n, f] : c) p.names.push_back(n), f();
+  for (int r = 0; r < rounds; ++r)
+    for (size_t j = 0; j < c.size(); ++j) {
+      const size_t i = (j + size_t(r)) % c.size();
+      const auto t = std::chrono::steady_clock::now();
+      c[i].second();
+      p.ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    }
+  return p;
 }
 
 void BM_Haar(benchmark::State& state) {
@@ -201,10 +357,12 @@ void registerAll() {
       ms(benchmark::RegisterBenchmark("landmark_face", BM_LandmarkFace)->Args({backend, refine}));
   ms(benchmark::RegisterBenchmark("landmark106_model", BM_Landmark106Model));
   ms(benchmark::RegisterBenchmark("dlib_shape68", BM_DlibShape68));
+  for (int which : {0, 1, 2}) ms(benchmark::RegisterBenchmark("pnet_pyramid", BM_PNetPyramid)->Arg(which));
   for (auto& s : kSizes)
     for (int threads : {1, 2}) {
       for (int min_face : {20, 40})
-        ms(benchmark::RegisterBenchmark("facekit", BM_Facekit)->Args({s[0], s[1], threads, min_face}));
+        ms(benchmark::RegisterBenchmark("facekit", BM_Facekit)->Args({s[0], s[1], threads, min_face, 0}));
+      ms(benchmark::RegisterBenchmark("facekit_int8", BM_Facekit)->Args({s[0], s[1], threads, 20, 1}));
       ms(benchmark::RegisterBenchmark("haar", BM_Haar)->Args({s[0], s[1], threads, 20}));
       if (threads == 1) ms(benchmark::RegisterBenchmark("dlib_hog", BM_DlibHog)->Args({s[0], s[1], threads, 40}));
       ms(benchmark::RegisterBenchmark("yunet", BM_YuNet)->Args({s[0], s[1], threads, 0}));
@@ -232,7 +390,9 @@ class Collector : public benchmark::ConsoleReporter {
 
 std::string key(const char* name, int w, int h, int threads, int min_face) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%s/%d/%d/%d/%d/real_time", name, w, h, threads, min_face);
+  const bool ours = std::string(name).rfind("facekit", 0) == 0;  // facekit's runs carry a 5th argument: precision
+  std::snprintf(buf, sizeof buf, "%s/%d/%d/%d/%d%s/real_time", name, w, h, threads, min_face,
+                !ours ? "" : std::string(name) == "facekit_int8" ? "/1" : "/0");
   return buf;
 }
 
@@ -262,8 +422,8 @@ long maxRssKb(const std::vector<std::string>& args) {
 void writeReport(const Collector& c) {
   std::filesystem::create_directories("out/bench");
   std::ofstream md("out/bench/bench.md");
-  md << "| image | threads | facekit min 20 | facekit min 40 | Haar (min 20) | dlib HOG (min ~40) | YuNet | facekit(20) vs Haar | vs dlib | vs YuNet |\n"
-     << "|---|---|---|---|---|---|---|---|---|---|\n";
+  md << "| image | threads | facekit min 20 | facekit min 40 | facekit int8 min 20 | Haar (min 20) | dlib HOG (min ~40) | YuNet | facekit(20) vs Haar | vs dlib | vs YuNet | int8(20) vs YuNet |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   auto get = [&](const std::string& k) { auto it = c.median_ms.find(k); return it == c.median_ms.end() ? -1.0 : it->second; };
   auto cell = [](double v) { char b[32]; std::snprintf(b, sizeof b, v < 0 ? "n/a" : "%.1f ms", v); return std::string(b); };
   auto ratio = [](double ours, double peer) { char b[32]; std::snprintf(b, sizeof b, ours > 0 && peer > 0 ? "%.2fx" : "n/a", peer / ours); return std::string(b); };
@@ -274,8 +434,10 @@ void writeReport(const Collector& c) {
       const double f20 = get(key("facekit", s[0], s[1], threads, 20)), f40 = get(key("facekit", s[0], s[1], threads, 40));
       const double haar = get(key("haar", s[0], s[1], threads, 20)), yunet = get(key("yunet", s[0], s[1], threads, 0));
       const double dlib = threads == 1 ? get(key("dlib_hog", s[0], s[1], 1, 40)) : -1;
-      md << "| " << s[0] << "x" << s[1] << " | " << threads << " | " << cell(f20) << " | " << cell(f40) << " | " << cell(haar) << " | "
-         << cell(dlib) << " | " << cell(yunet) << " | " << ratio(f20, haar) << " | " << ratio(f20, dlib) << " | " << ratio(f20, yunet) << " |\n";
+      const double i20 = get(key("facekit_int8", s[0], s[1], threads, 20));
+      md << "| " << s[0] << "x" << s[1] << " | " << threads << " | " << cell(f20) << " | " << cell(f40) << " | " << cell(i20) << " | " << cell(haar) << " | "
+         << cell(dlib) << " | " << cell(yunet) << " | " << ratio(f20, haar) << " | " << ratio(f20, dlib) << " | " << ratio(f20, yunet) << " | "
+         << ratio(i20, yunet) << " |\n";
       if (threads == 1) {
         const double mp = s[0] * s[1] / 1e6;
         for (auto [name, v] : {std::pair{"facekit (min face 20)", f20}, {"facekit (min face 40)", f40}, {"OpenCV Haar", haar},
@@ -289,10 +451,69 @@ void writeReport(const Collector& c) {
   // Stage breakdown (640x480, 1 thread) and the landmark model.
   const auto& st = c.counters.count(key("facekit", 640, 480, 1, 20)) ? c.counters.at(key("facekit", 640, 480, 1, 20))
                                                                       : std::map<std::string, double>{};
-  if (!st.empty())
-    md << "\nfacekit stages at 640x480, 1 thread, min face 20: pyramid " << cell(st.at("pyramid_ms")) << ", P-Net " << cell(st.at("pnet_ms"))
-       << " (includes candidate decoding and NMS), R-Net " << cell(st.at("rnet_ms")) << " (with crops), O-Net " << cell(st.at("onet_ms"))
-       << "; landmark model (face mesh, per face) " << cell(get("BM_FacekitLandmarkModel/real_time")) << ".\n";
+  const auto& st8 = c.counters.count(key("facekit_int8", 640, 480, 1, 20)) ? c.counters.at(key("facekit_int8", 640, 480, 1, 20))
+                                                                           : std::map<std::string, double>{};
+  auto counter = [&](const std::string& run, const std::string& name) {
+    auto it = c.counters.find(run);
+    return it == c.counters.end() || !it->second.count(name) ? -1.0 : it->second.at(name);
+  };
+  auto cell2 = [](double v) { char b[32]; std::snprintf(b, sizeof b, v < 0 ? "n/a" : "%.2f ms", v); return std::string(b); };
+  const double conv32 = get("pnet_pyramid/0/real_time"), conv8 = get("pnet_pyramid/1/real_time"), caffe = get("pnet_pyramid/2/real_time");
+  // Stage breakdown: P-Net convolutions are the levels run alone (pnet_pyramid), decoding + NMS
+  // is the rest of the P-Net stage.
+  md << "\nfacekit stages at 640x480, 1 thread, min face 20 (means over the benchmark's iterations; R-Net and O-Net include "
+        "their crops):\n\n| precision | pyramid | P-Net convolutions | P-Net decoding + NMS | R-Net | O-Net | total |\n|---|---|---|---|---|---|---|\n";
+  for (auto [name, m, conv] : {std::tuple{"FP32", &st, conv32}, {"int8", &st8, conv8}}) {
+    if (m->empty()) continue;
+    const double pn = m->at("pnet_ms");
+    md << "| " << name << " | " << cell2(m->at("pyramid_ms")) << " | " << cell2(conv) << " | " << cell2(conv > 0 ? pn - conv : -1) << " | "
+       << cell2(m->at("rnet_ms")) << " | " << cell2(m->at("onet_ms")) << " | " << cell2(get(key(name[0] == 'F' ? "facekit" : "facekit_int8", 640, 480, 1, 20)))
+       << " |\n";
+  }
+  md << "\nLandmark model (face mesh, per face) " << cell(get("BM_FacekitLandmarkModel/real_time")) << ".\n";
+  md << "\nP-Net over the pyramid of a 640x480 image (min face 20: " << pyramid(640, 480).size()
+     << " levels, the detector's sizes), 1 thread, same process: facekit FP32 " << cell2(conv32) << ", facekit int8 (" << facekit::engine::int8::kernelName(facekit::engine::int8::activeKernel())
+     << ") " << cell2(conv8) << ", OpenCV DNN " << CV_VERSION << " running the original Caffe P-Net (det1) " << cell2(caffe) << ": int8 "
+     << ratio(conv8, caffe) << " faster than OpenCV DNN (FP32: " << ratio(conv32, caffe) << "). Best face probability over the levels: "
+     << counter("pnet_pyramid/0/real_time", "best_face_prob") << " / " << counter("pnet_pyramid/1/real_time", "best_face_prob") << " / "
+     << counter("pnet_pyramid/2/real_time", "best_face_prob");
+  md << " (the same network).\n";
+
+  // Alternating paired runs: every contender once per round, order rotated.
+  {
+    constexpr int kRounds = 41;
+    const cv::Mat& img = scene(640, 480);
+    cv::Mat bgr;
+    cv::cvtColor(img, bgr, cv::COLOR_RGB2BGR);
+    cv::setNumThreads(1);
+    facekit::DetectorOptions o;
+    o.model_path = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
+    auto fp32 = facekit::FaceDetector::create(o);
+    o.precision = facekit::ComputePrecision::kInt8;
+    auto int8 = facekit::FaceDetector::create(o);
+    std::vector<std::pair<std::string, std::function<void()>>> c3 = {
+        {"facekit FP32", [&] { fp32->detect(viewOf(img)); }}, {"facekit int8", [&] { int8->detect(viewOf(img)); }}};
+    cv::Ptr<cv::FaceDetectorYN> yunet;
+    cv::Mat yfaces;
+    if (std::filesystem::exists(FACEKIT_BENCH_YUNET)) {
+      yunet = cv::FaceDetectorYN::create(FACEKIT_BENCH_YUNET, "", bgr.size(), 0.9f, 0.3f, 5000);
+      c3.push_back({"YuNet", [&] { yunet->detect(bgr, yfaces); }});
+    }
+    const Paired d = pairedRun(c3, kRounds);
+    md << "\nPaired run, 640x480, 1 thread, min face 20, " << kRounds << " rounds (medians; ratio = median of per-round ratios): ";
+    for (size_t i = 0; i < d.names.size(); ++i) md << (i ? ", " : "") << d.names[i] << " " << cell2(d.median(i));
+    md << "; int8 vs FP32 " << d.ratio(1, 0) << "x";
+    if (d.names.size() > 2) md << ", YuNet / facekit FP32 " << d.ratio(0, 2) << "x, YuNet / facekit int8 " << d.ratio(1, 2) << "x (target >= 2.0)";
+    md << ".\n";
+    if (haveCaffe()) {
+      const auto levels = pyramid(640, 480);
+      auto p32 = pnetContender(0, levels), p8 = pnetContender(1, levels), pc = pnetContender(2, levels);
+      const Paired p = pairedRun({{"FP32", [&] { p32->run(); }}, {"int8", [&] { p8->run(); }}, {"Caffe", [&] { pc->run(); }}}, kRounds);
+      md << "Paired run, P-Net over the same " << levels.size() << " levels, 1 thread: facekit FP32 " << cell2(p.median(0)) << ", int8 " << cell2(p.median(1))
+         << ", OpenCV DNN Caffe " << cell2(p.median(2)) << "; OpenCV DNN / facekit int8 " << p.ratio(1, 2) << "x (target >= 3), / facekit FP32 "
+         << p.ratio(0, 2) << "x.\n";
+    }
+  }
 
   // Per-face landmarks: crop + model, 1 thread, the same face (astronaut photo).
   {
