@@ -222,7 +222,14 @@ TEST(MtcnnTrainRun, FinetuneWritesLogAndALoadableModel) {
   ASSERT_EQ(vals.size(), 2u);  // the shipped model, then after O-Net
   EXPECT_EQ(vals[0]["stage"], "start");
   EXPECT_EQ(vals[1]["stage"], "onet");
-  for (const auto& v : vals) EXPECT_GT(v.at("ap_easy").get<double>(), 0.3);
+  for (const auto& v : vals)
+    for (const char* k : {"ap_easy", "ap_medium", "ap_hard"}) {
+      EXPECT_GE(v.at(k).get<double>(), 0.0) << k;
+      EXPECT_LE(v.at(k).get<double>(), 1.0) << k;
+    }
+  // The first validation images (0--Parade) have hard-setting faces that the shipped model finds.
+  EXPECT_GT(vals[0].at("ap_hard").get<double>(), 0.1) << vals[0].dump();
+  EXPECT_GT(vals[1].at("ap_hard").get<double>(), 0.1) << vals[1].dump();
   const std::string model = dir + "/mtcnn.safetensors";
   ASSERT_TRUE(fs::exists(model));
   ASSERT_EQ(sh(std::string(FACEKIT_TEST_CLI) + " detect " + FACEKIT_TEST_SAMPLE + " --model " + model + " --json " + dir + "/faces.json > " + dir +
