@@ -79,6 +79,32 @@
 //    and 135 degrees 344, 339 and 47, 37 (the upright detector on those turned images: 45 to 63
 //    false faces). Faces of 28-40 px turned by quarter turns: 187-190 of 217 (upright 190);
 //    20-28 px: 105 of 232 (upright 178), mostly images where no larger face confirms the turn.
+//
+// Faces cut by the border (DetectorOptions::border_faces, on by default). Every pyramid level is
+// searched with 6 pixels of border around it (half of P-Net's 12-pixel window, at every level:
+// the coarse levels, which find large faces, get it almost for free), so a window may be half
+// outside the image; outside the image is mean grey, there and in the R-Net and O-Net crops
+// (without the option those crops are black, as in the original MTCNN). Grey was chosen by
+// measurement (figures in mtcnn_detector.cpp): black found 0.93 / 0.65 of the cut faces below,
+// replicated edges 0.98 / 0.86, grey 0.995 / 0.974. A cut face is reported as the whole face:
+// its box and points may lie partly outside the image (`facekit detect` keeps them so in its
+// JSON, `--draw` clips the drawn box to the image); `--no-border-faces` turns it off.
+// Measured 2026-11-25 on this project's 2-core VM (tests/test_border.cpp, bench/bench_border.cpp):
+//  * The 48 photos of ../shared/data/faces scaled to <= 640 px, the largest face cut by 40 % and
+//    by 50 % of its box at each of the four edges (192 crops each): found as the whole face (IoU
+//    >= 0.4 with the uncut box shifted into the crop) 0.995 and 0.974 (without the option 0.849
+//    and 0.208); YuNet 2022mar (OpenCV 4.6 FaceDetectorYN, score 0.9) on the same crops against
+//    its own uncut box 0.654 and 0.372 (any box on the visible part: 0.676 and 0.511; it loses
+//    most faces cut at the right and bottom edges).
+//  * Elsewhere: no faces on 36 blank, gradient and noise images; faces at least one face width
+//    from every edge are found bit for bit as without the option; WIDER FACE val subset AP
+//    (easy / medium / hard) min face 12, thresholds 0.4/0.5/0.5: 0.896 / 0.864 / 0.642 without,
+//    0.897 / 0.868 / 0.645 with; defaults: 0.876 / 0.840 / 0.530 without, 0.876 / 0.842 / 0.531 with.
+//  * Time, the bench scene (one face, not cut), min face 20, 1 thread, with / without in the same
+//    run, alternating, CPU time (the VM ran at a load of ~17, wall times were 2-3x inflated):
+//    640x480 13.1 vs 14.8 ms, 1.15x (nine runs: 1.12x to 1.17x, median 1.14x; P-Net sees 12.7 %
+//    more pixels, R-Net 6 % more candidates); 1920x1080 90.3 vs 95.0 ms, 1.05x (runs: 1.01x to
+//    1.05x). 2-thread timings on that loaded VM were noise (0.6x to 2.8x).
 #pragma once
 
 #include <array>
@@ -136,6 +162,8 @@ struct DetectorOptions {
   // Also find faces at any roll: lying sideways, upside down (MTCNN alone covers about +-45
   // degrees). See "All orientations" below: how, what it costs, what was measured.
   bool all_orientations = false;
+  // Also find faces cut by the image border, reported whole (see "Faces cut by the border").
+  bool border_faces = true;
   ComputeBackend backend = ComputeBackend::kFast;
   ComputePrecision precision = ComputePrecision::kFp32;  // kInt8: see ComputePrecision (the backend then applies to the FP32 nets)
 };

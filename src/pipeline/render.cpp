@@ -35,9 +35,13 @@ Image drawDetections(const ImageView& image, const std::vector<Face>& faces) {
   const int thick = std::max(1, int(std::lround(std::max(out.width, out.height) / 400.0)));
   // One colour per landmark index (RGB): left eye, right eye, nose, left / right mouth corner.
   const cv::Scalar colours[5] = {{0, 0, 255}, {0, 255, 255}, {255, 0, 255}, {255, 0, 0}, {255, 160, 0}};
+  // Boxes of faces cut by the border reach outside the image: drawn clipped to it, so the cut
+  // sides run along the image's edge.
+  auto clip = [](float v, int hi) { return int(std::lround(std::min(std::max(v, 0.f), float(hi)))); };
   for (const Face& f : faces) {
-    const cv::Point p1(int(std::lround(f.box.x1)), int(std::lround(f.box.y1)));
-    const cv::Point p2(int(std::lround(f.box.x2)), int(std::lround(f.box.y2)));
+    const cv::Point p1(clip(f.box.x1, out.width - 1), clip(f.box.y1, out.height - 1));
+    const cv::Point p2(clip(f.box.x2, out.width - 1), clip(f.box.y2, out.height - 1));
+    if (f.box.x2 < 0 || f.box.y2 < 0 || f.box.x1 > out.width || f.box.y1 > out.height) continue;  // wholly outside
     cv::rectangle(m, p1, p2, cv::Scalar(0, 255, 0), thick, cv::LINE_AA);
     char text[16];
     std::snprintf(text, sizeof text, "%.2f", f.score);

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   detect->add_option("--threads", opt.num_threads, "threads per image")->capture_default_str();
   detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");
   detect->add_flag("--all-orientations", opt.all_orientations, "also find faces turned sideways or upside down (verified; ~1.4x time at 640x480)");
+  detect->add_flag_function("--no-border-faces", [&opt](std::int64_t) { opt.border_faces = false; }, "do not look for faces cut by the image border (found by default, reported whole)");
   detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
   std::string precision = "fp32";
   detect->add_option("--precision", precision, "fp32 (the reference) or int8 (P-Net in int8: faster, see README)")
