@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <filesystem>
 #include <fstream>
@@ -197,33 +198,44 @@ void BM_PNetPyramid(benchmark::State& state) {
 
 // ---- alternating paired runs ----------------------------------------------------------------
 
+// Wall-clock and the calling thread's CPU time of every call: with 1 thread (facekit and OpenCV
+// both compute on the calling thread) CPU time leaves out the time other processes of a busy
+// machine hold the core.
 struct Paired {
   std::vector<std::string> names;
-  std::vector<std::vector<double>> ms;  // [contender][round]
-  double median(size_t i) const {
-    std::vector<double> v = ms[i];
+  std::vector<std::vector<double>> ms, cpu_ms;  // [contender][round]
+  static double med(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? -1 : v[v.size() / 2];
   }
-  // Median over rounds of ms[b] / ms[a]: how many times faster a is than b.
-  double ratio(size_t a, size_t b) const {
+  double median(size_t i, bool cpu = false) const { return med((cpu ? cpu_ms : ms)[i]); }
+  // Median over rounds of t[b] / t[a]: how many times faster a is than b.
+  double ratio(size_t a, size_t b, bool cpu = false) const {
+    const auto& t = cpu ? cpu_ms : ms;
     std::vector<double> r;
-    for (size_t k = 0; k < ms[a].size(); ++k) r.push_back(ms[b][k] / ms[a][k]);
-    std::sort(r.begin(), r.end());
-    return r.empty() ? -1 : r[r.size() / 2];
+    for (size_t k = 0; k < t[a].size(); ++k) r.push_back(t[b][k] / t[a][k]);
+    return med(r);
   }
 };
+
+double threadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 // Runs every contender once per round (after one warm-up round), rotating the order.
 Paired pairedRun(const std::vector<std::pair<std::string, std::function<void()>>>& c, int rounds) {
   Paired p;
-  p.ms.resize(c.size());
+  p.ms.resize(c.size()), p.cpu_ms.resize(c.size());
   for (const auto& [n, f] : c) p.names.push_back(n), f();
   for (int r = 0; r < rounds; ++r)
     for (size_t j = 0; j < c.size(); ++j) {
       const size_t i = (j + size_t(r)) % c.size();
       const auto t = std::chrono::steady_clock::now();
+      const double cpu = threadCpuMs();
       c[i].second();
+      p.cpu_ms[i].push_back(threadCpuMs() - cpu);
       p.ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
     }
   return p;
@@ -500,18 +512,22 @@ void writeReport(const Collector& c) {
       c3.push_back({"YuNet", [&] { yunet->detect(bgr, yfaces); }});
     }
     const Paired d = pairedRun(c3, kRounds);
-    md << "\nPaired run, 640x480, 1 thread, min face 20, " << kRounds << " rounds (medians; ratio = median of per-round ratios): ";
-    for (size_t i = 0; i < d.names.size(); ++i) md << (i ? ", " : "") << d.names[i] << " " << cell2(d.median(i));
-    md << "; int8 vs FP32 " << d.ratio(1, 0) << "x";
-    if (d.names.size() > 2) md << ", YuNet / facekit FP32 " << d.ratio(0, 2) << "x, YuNet / facekit int8 " << d.ratio(1, 2) << "x (target >= 2.0)";
-    md << ".\n";
+    for (bool cpu : {false, true}) {
+      md << "\nPaired run, 640x480, 1 thread, min face 20, " << kRounds << " rounds, " << (cpu ? "thread CPU time" : "wall-clock")
+         << " (medians; ratio = median of per-round ratios): ";
+      for (size_t i = 0; i < d.names.size(); ++i) md << (i ? ", " : "") << d.names[i] << " " << cell2(d.median(i, cpu));
+      md << "; FP32 / int8 " << d.ratio(1, 0, cpu) << "x";
+      if (d.names.size() > 2) md << ", YuNet / facekit FP32 " << d.ratio(0, 2, cpu) << "x, YuNet / facekit int8 " << d.ratio(1, 2, cpu) << "x (target >= 2.0)";
+      md << ".\n";
+    }
     if (haveCaffe()) {
       const auto levels = pyramid(640, 480);
       auto p32 = pnetContender(0, levels), p8 = pnetContender(1, levels), pc = pnetContender(2, levels);
       const Paired p = pairedRun({{"FP32", [&] { p32->run(); }}, {"int8", [&] { p8->run(); }}, {"Caffe", [&] { pc->run(); }}}, kRounds);
-      md << "Paired run, P-Net over the same " << levels.size() << " levels, 1 thread: facekit FP32 " << cell2(p.median(0)) << ", int8 " << cell2(p.median(1))
-         << ", OpenCV DNN Caffe " << cell2(p.median(2)) << "; OpenCV DNN / facekit int8 " << p.ratio(1, 2) << "x (target >= 3), / facekit FP32 "
-         << p.ratio(0, 2) << "x.\n";
+      for (bool cpu : {false, true})
+        md << "\nPaired run, P-Net over the same " << levels.size() << " levels, 1 thread, " << (cpu ? "thread CPU time" : "wall-clock")
+           << ": facekit FP32 " << cell2(p.median(0, cpu)) << ", int8 " << cell2(p.median(1, cpu)) << ", OpenCV DNN Caffe " << cell2(p.median(2, cpu))
+           << "; OpenCV DNN / facekit int8 " << p.ratio(1, 2, cpu) << "x (target >= 3), / facekit FP32 " << p.ratio(0, 2, cpu) << "x.\n";
     }
   }
 

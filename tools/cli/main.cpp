@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   detect->add_flag_function("--no-border-faces", [&opt](std::int64_t) { opt.border_faces = false; }, "do not look for faces cut by the image border (found by default, reported whole)");
   detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
   std::string precision = "fp32";
-  detect->add_option("--precision", precision, "fp32 (the reference) or int8 (P-Net in int8: faster, see README)")
+  detect->add_option("--precision", precision, "fp32 (the reference) or int8 (P-Net and R-Net in int8: faster, see README)")
       ->check(CLI::IsMember({"fp32", "int8"}))
       ->capture_default_str();
   detect->add_flag("--strict", load.strict, "refuse 16-bit, alpha and CMYK images instead of converting them to 8-bit RGB");

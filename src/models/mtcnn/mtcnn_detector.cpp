@@ -680,10 +680,12 @@ class MtcnnDetector final : public FaceDetector {
     if (opt_.precision != ComputePrecision::kInt8) return mtcnn::buildNets(model_, backend_);
     return mtcnn::buildNetsInt8(model_, pnet_only ? (int8Nets().find("pnet") != std::string::npos ? "pnet" : "") : int8Nets(), backend_);
   }
-  // FACEKIT_INT8_NETS (comma-separated pnet, rnet, onet; default pnet): which nets kInt8 quantizes.
+  // FACEKIT_INT8_NETS (comma-separated pnet, rnet, onet; default pnet,rnet): which nets kInt8
+  // quantizes. O-Net stays FP32 by default: int8 there saved ~0.5 ms at 640x480 and cost 0.005
+  // easy AP (min face 12), and its points feed the landmark models.
   static std::string int8Nets() {
     const char* e = std::getenv("FACEKIT_INT8_NETS");
-    return e && *e ? std::string(e) : std::string("pnet");
+    return e && *e ? std::string(e) : std::string("pnet,rnet");
   }
 
   // One pyramid level: its normalised input, the P-Net that serves its size, its workspace and
