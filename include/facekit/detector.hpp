@@ -105,6 +105,18 @@
 //    640x480 13.1 vs 14.8 ms, 1.15x (nine runs: 1.12x to 1.17x, median 1.14x; P-Net sees 12.7 %
 //    more pixels, R-Net 6 % more candidates); 1920x1080 90.3 vs 95.0 ms, 1.05x (runs: 1.01x to
 //    1.05x). 2-thread timings on that loaded VM were noise (0.6x to 2.8x).
+//
+// Memory. Pyramid levels of more than 20,480 pixels (border included) run through P-Net in row
+// bands that overlap by P-Net's receptive field (10 rows) and start on even rows, so the outputs
+// are exactly those of the whole level (tests/test_tiles.cpp: bit for bit, 1 and 2 threads) and
+// P-Net's working memory (band input, activations, XNNPACK buffers) is that of a band whatever the
+// image size. The 8-bit pyramid is kept (about twice the largest level). Band nets stay for the
+// next call up to 1 M band pixels, whole-level nets of the per-size cache up to 2 M pixels; beyond
+// that they are rebuilt. FACEKIT_PNET_BAND_PIXELS=N overrides the band size (0: whole levels).
+// all_orientations runs whole levels (not bounded). Measured 2026-11-25, `facekit detect`, 1
+// thread, min face 20, peak RSS: 1920x1080 photo 331 -> 112 MiB; 9000x9000 (81 MP, 232 MiB
+// decoded) 9,781 MiB -> 570 MiB (35 s). Bands fit the CPU caches, so they are also faster (CPU
+// time, same machine): 1920x1080 93 -> 80 ms, 640x480 13.4-13.9 -> 12.7-13.0 ms.
 #pragma once
 
 #include <array>

@@ -668,6 +668,14 @@ class MtcnnDetector final : public FaceDetector {
   // share pnet_scratch_, so the cache costs XNNPACK's indirection buffers, not activations.
   // `slot` keeps apart the nets of passes that may run at the same time (all_orientations with
   // 2+ threads: square levels of the upright and the sideways passes have one size).
+  // The per-size cache within a budget: when the nets it holds were built for more than
+  // kCachePixels input pixels in all (or 256 sizes), it starts again.
+  void boundPnetCache() {
+    long pixels = 0;
+    for (const auto& e : pnet_by_size_) pixels += long(e.first[0]) * e.first[1];
+    if (pnet_by_size_.size() > 256 || pixels > kCachePixels) pnet_by_size_.clear();
+  }
+
   engine::Sequential& pnetFor(int h, int w, int slot = 0) {
     auto it = pnet_by_size_.find({h, w, slot});
     if (it == pnet_by_size_.end()) it = pnet_by_size_.emplace(std::array<int, 3>{h, w, slot}, buildNets(true).pnet).first;
@@ -696,6 +704,18 @@ class MtcnnDetector final : public FaceDetector {
     Tensor scratch[2];
     std::vector<Candidate> found;
     int pad = 0;  // pixels of border around the level's image in `input` (border_faces)
+    // Tiled levels (more than band_pixels_ padded pixels): the level's 8-bit image, run through
+    // P-Net in row bands; band height -> the P-Net for that band size (at most two sizes).
+    bool tiled = false, keep = false;  // keep: its nets, image and buffers stay for the next call
+    cv::Mat image;
+    int band_rows = 0;  // P-Net output rows per band
+    std::vector<std::pair<int, std::shared_ptr<engine::Sequential>>> band_nets;  // shared_ptr: Level stays copyable for std::vector
+    engine::Sequential& bandNet(int rows) {
+      for (auto& b : band_nets)
+        if (b.first == rows) return *b.second;
+      throw Error(Error::Code::kInternal, "P-Net band of unplanned height");
+    }
+    int band_width = 0;  // padded width band_nets were built for
   };
 
   // Writes one pyramid level into lv.input, normalised, with `pad` pixels of border on every
@@ -721,12 +741,18 @@ class MtcnnDetector final : public FaceDetector {
 
   // P-Net on one level, then per-level NMS. `pool` is null when levels run in parallel.
   void runLevel(Level& lv, int w, int h, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+    if (lv.tiled) return runTiled(lv, w, h, pool, scratch);
     const Tensor& out = lv.net->forward(lv.input, pool, scratch);
-    // Map output cells back with the exact per-axis factors of the resized image.
-    const float sx = float(lv.input.shape().w - 2 * lv.pad) / float(w), sy = float(lv.input.shape().h - 2 * lv.pad) / float(h);
+    lv.found.clear();
+    decode(out, 0, float(lv.input.shape().w - 2 * lv.pad) / float(w), float(lv.input.shape().h - 2 * lv.pad) / float(h), lv);
+    lv.found = nms(std::move(lv.found), opt_.pnet_scale_nms, Overlap::kUnion);
+  }
+
+  // P-Net's output cells above thresholds[0] as candidates; output row y is row y0 + y of the
+  // level's whole output. sx, sy: the level's exact per-axis factors (level size / image size).
+  void decode(const Tensor& out, int y0, float sx, float sy, Level& lv) const {
     const float pad = float(lv.pad);
     const Shape os = out.shape();
-    lv.found.clear();
     for (int y = 0; y < os.h; ++y)
       for (int x = 0; x < os.w; ++x) {
         const float* o = out.data() + (size_t(y) * os.w + x) * os.c;
@@ -734,33 +760,104 @@ class MtcnnDetector final : public FaceDetector {
         if (p < opt_.thresholds[0]) continue;
         Candidate c;
         c.score = p;
-        c.box = {(float(mtcnn::kPNetStride * x) - pad) / sx, (float(mtcnn::kPNetStride * y) - pad) / sy,
-                 (float(mtcnn::kPNetStride * x + mtcnn::kPNetCell) - pad) / sx, (float(mtcnn::kPNetStride * y + mtcnn::kPNetCell) - pad) / sy};
+        const int gy = y0 + y;
+        c.box = {(float(mtcnn::kPNetStride * x) - pad) / sx, (float(mtcnn::kPNetStride * gy) - pad) / sy,
+                 (float(mtcnn::kPNetStride * x + mtcnn::kPNetCell) - pad) / sx, (float(mtcnn::kPNetStride * gy + mtcnn::kPNetCell) - pad) / sy};
         std::copy(o + 2, o + 6, c.reg);
         lv.found.push_back(c);
       }
+  }
+
+  // Bounded memory. A level of more than band_pixels_ padded pixels runs through P-Net in row
+  // bands: output rows [y0, y0 + R) need padded input rows [2 y0, 2 y0 + 2 R + 10) (the 12-row
+  // receptive field, stride 2); bands start on even rows, so every conv and pool sees exactly the
+  // rows it sees on the whole level and the outputs are those of the whole level. Working memory
+  // is then a band's input, activations and XNNPACK buffers, whatever the image size.
+  static int pnetOutputRows(int rows) { return (rows - 1) / 2 - 4; }  // 3x3, pool 2 (ceil), 3x3, 3x3
+  int bandRows(int padded_width) const { return std::max(1, (band_pixels_ / padded_width - 10) / 2); }
+
+  void runTiled(Level& lv, int w, int h, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+    const int Hp = lv.image.rows + 2 * lv.pad, R = lv.band_rows;
+    const float sx = float(lv.image.cols) / float(w), sy = float(lv.image.rows) / float(h);
+    lv.found.clear();
+    for (int y0 = 0; y0 < pnetOutputRows(Hp); y0 += R) {
+      const int r0 = 2 * y0, r1 = std::min(Hp, 2 * y0 + 2 * R + 10);
+      fillRows(lv.image, lv.input, lv.pad, r0, r1);
+      decode(lv.bandNet(r1 - r0).forward(lv.input, pool, scratch), y0, sx, sy, lv);
+    }
     lv.found = nms(std::move(lv.found), opt_.pnet_scale_nms, Overlap::kUnion);
+    if (!lv.keep) {  // over the cache budget: nothing of it stays
+      lv.band_nets.clear(), lv.band_width = 0;
+      lv.input = Tensor(), lv.image.release();
+      if (&scratch[0] == &lv.scratch[0]) lv.scratch[0] = Tensor(), lv.scratch[1] = Tensor();
+    }
+  }
+
+  // Padded rows [r0, r1) of a level (pad pixels of outside fill around `level`) into t, normalised.
+  static void fillRows(const cv::Mat& level, Tensor& t, int pad, int r0, int r1) {
+    const int W = level.cols + 2 * pad;
+    t.resize(Shape{1, r1 - r0, W, 3});
+    const float grey = (float(kOutsideGrey) - 127.5f) * 0.0078125f;
+    for (int r = r0; r < r1; ++r) {
+      float* row = t.data() + size_t(r - r0) * W * 3;
+      const int y = r - pad;
+      if (y < 0 || y >= level.rows) {
+        std::fill(row, row + W * 3, grey);
+        continue;
+      }
+      std::fill(row, row + pad * 3, grey);
+      const uint8_t* src = level.ptr<uint8_t>(y);
+      for (int i = 0; i < level.cols * 3; ++i) row[pad * 3 + i] = (float(src[i]) - 127.5f) * 0.0078125f;  // as normalizeInto
+      std::fill(row + (pad + level.cols) * 3, row + W * 3, grey);
+    }
+  }
+
+  // Sets a level up for tiling: its band size and the P-Nets of its (at most two) band heights,
+  // built here, before levels run in parallel.
+  void planTiles(Level& lv, int pad) {
+    const int Wp = lv.image.cols + 2 * pad, Hp = lv.image.rows + 2 * pad;
+    lv.tiled = true, lv.pad = pad, lv.net = nullptr;
+    lv.band_rows = bandRows(Wp);
+    if (lv.band_width != Wp) lv.band_nets.clear(), lv.band_width = Wp;
+    for (int y0 = 0; y0 < pnetOutputRows(Hp); y0 += lv.band_rows) {
+      const int rows = std::min(Hp, 2 * y0 + 2 * lv.band_rows + 10) - 2 * y0;
+      if (std::none_of(lv.band_nets.begin(), lv.band_nets.end(), [&](const auto& b) { return b.first == rows; }))
+        lv.band_nets.emplace_back(rows, std::make_shared<engine::Sequential>(buildNets(true).pnet));
+    }
   }
 
   std::vector<Candidate> stage1(const cv::Mat& rgb) {
     const int w = rgb.cols, h = rgb.rows;
     auto t = Clock::now();
-    if (pnet_by_size_.size() > 256) pnet_by_size_.clear();  // bound memory when image sizes keep changing
-    // The pyramid: each level is made from the previous one (one factor-0.709 step).
+    boundPnetCache();
+    // The pyramid: each level is made from the previous one (one factor-0.709 step). Levels of
+    // more than band_pixels_ padded pixels keep their 8-bit image and run in bands (runTiled).
     const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
     const int pad = opt_.border_faces ? kBorderPad : 0;
     float min_side = float(std::min(w, h)) * m;
     size_t n = 0;
+    long kept = 0;  // pixels of the band nets that tiled levels keep for the next call
     for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor, ++n) {
       const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
       if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
       if (levels_.size() <= n) levels_.emplace_back();
       Level& lv = levels_[n];
-      resizeFast(n == 0 ? rgb : level_, cv::Size(ws, hs), resized_, scratch_);
+      const cv::Mat& prev = n == 0 ? rgb : levels_[n - 1].tiled ? levels_[n - 1].image : level_;
+      const bool tiled = band_pixels_ > 0 && long(ws + 2 * pad) * (hs + 2 * pad) > band_pixels_;
+      if (tiled) {
+        resizeFast(prev, cv::Size(ws, hs), lv.image, scratch_);
+        planTiles(lv, pad);
+        kept += long(lv.band_nets.size()) * (2 * lv.band_rows + 10) * (ws + 2 * pad);
+        lv.keep = kept <= kKeepPixels;
+        continue;
+      }
+      resizeFast(prev, cv::Size(ws, hs), resized_, scratch_);
       std::swap(level_, resized_);
+      lv.tiled = false, lv.image.release(), lv.band_nets.clear(), lv.band_width = 0;
       fillLevel(level_, lv, pad);
       lv.net = &pnetFor(hs + 2 * pad, ws + 2 * pad);
     }
+    if (levels_.size() > n) levels_.resize(n);  // a larger image's levels: their buffers go
     prof_.pyramid_ms += msSince(t);
     t = Clock::now();
     if (pool_.threads() > 1 && n > 1) {
@@ -871,6 +968,15 @@ class MtcnnDetector final : public FaceDetector {
   engine::Backend backend_ = engine::Backend::kFast;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per thread; workers_[0] also when single-threaded
   std::map<std::array<int, 3>, engine::Sequential> pnet_by_size_;
+  // Bounded memory (runTiled): padded pixels a level may have before it runs in bands
+  // (FACEKIT_PNET_BAND_PIXELS overrides it, 0: never, for tests and measurements); pixels of
+  // band nets kept between calls; pixels of whole-level nets in the per-size cache.
+  int band_pixels_ = bandPixelsFromEnv();
+  static constexpr long kKeepPixels = 1L << 20, kCachePixels = 1L << 21;
+  static int bandPixelsFromEnv() {
+    const char* e = std::getenv("FACEKIT_PNET_BAND_PIXELS");
+    return e && *e ? std::max(0, std::atoi(e)) : 20480;
+  }
   DetectorProfile prof_;
   Tensor pnet_scratch_[2];  // shared by every level's P-Net when levels run one after another
   std::vector<Level> levels_;
