@@ -97,6 +97,24 @@ void SampleSet::append(const SampleSet& o) {
   points.insert(points.end(), o.points.begin(), o.points.end());
 }
 
+SampleSet subsample(const SampleSet& s, size_t n, std::mt19937_64& rng) {
+  std::vector<size_t> pick(s.count());
+  for (size_t i = 0; i < pick.size(); ++i) pick[i] = i;
+  std::shuffle(pick.begin(), pick.end(), rng);
+  pick.resize(std::min(n, pick.size()));
+  std::sort(pick.begin(), pick.end());
+  SampleSet out;
+  out.size = s.size;
+  const size_t per = size_t(s.size) * s.size * 3;
+  for (size_t i : pick) {
+    out.pixels.insert(out.pixels.end(), s.pixels.begin() + long(i * per), s.pixels.begin() + long((i + 1) * per));
+    out.kind.push_back(s.kind[i]);
+    out.box.insert(out.box.end(), s.box.begin() + long(4 * i), s.box.begin() + long(4 * i + 4));
+    out.points.insert(out.points.end(), s.points.begin() + long(10 * i), s.points.begin() + long(10 * i + 10));
+  }
+  return out;
+}
+
 cv::Mat readRgb(const std::string& path) {
   cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
   if (bgr.empty()) throw Error(Error::Code::kIoError, path + ": cannot read the image");

@@ -46,6 +46,9 @@ struct SampleSet {
   void append(const SampleSet& other);
 };
 
+// `n` samples of `s` chosen at random (all of them when it has no more).
+SampleSet subsample(const SampleSet& s, size_t n, std::mt19937_64& rng);
+
 // The detector's crop: window on whole pixels, zero outside, halvings by area then bilinear.
 void cropWindow(const cv::Mat& rgb, const Box& window, int size, uint8_t* dst);
 

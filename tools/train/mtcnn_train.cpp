@@ -202,7 +202,7 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
   log.line({{"mode", "meta"}, {"task", "mtcnn"}, {"config", cfg}, {"config_file", config_path}, {"overrides", overrides}, {"finetune", finetune},
             {"train_images", images.size()}, {"train_faces", faces}, {"faces_with_points", with_points}, {"point_model", point_model},
             {"val_images", val.images.size()}, {"torch", TORCH_VERSION}, {"threads", threads}});
-  if (want_val && !finetune.empty()) log.line(evaluateModel(finetune, val, cfg, "start"));
+  if (want_val && !finetune.empty() && get<bool>(cfg, "eval.start")) log.line(evaluateModel(finetune, val, cfg, "start"));
 
   const std::array<std::string, 3> net_names = {"pnet", "rnet", "onet"};
   const double lr = get<double>(cfg, "optimizer.lr"), momentum = get<double>(cfg, "optimizer.momentum"), wd = get<double>(cfg, "optimizer.weight_decay");
@@ -238,6 +238,9 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
     }
     miner.reset();
     fs::remove(fs::path(work_dir) / "mining.safetensors");
+    // A random subset when the stage's max_samples caps it (O-Net's 48 px samples cost ~20x
+    // P-Net's to train: the cap is what makes a stage fit a time budget).
+    if (const int cap = get<int>(scfg, "max_samples"); cap > 0 && samples.count() > size_t(cap)) samples = subsample(samples, size_t(cap), rng);
     if (samples.count() == 0) throw Error(Error::Code::kInvalidArgument, stage + ": no training samples (no faces, or images too small?)");
     log.line({{"mode", "samples"}, {"stage", stage}, {"size", samples.size}, {"total", samples.count()}, {"positive", samples.count(kPositive)},
               {"part", samples.count(kPart)}, {"negative", samples.count(kNegative)}, {"landmark", samples.count(kLandmark)},
