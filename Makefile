@@ -71,8 +71,7 @@ bench: models
 	@$(BUILD)/bench/facekit_bench_layers --benchmark_min_time=0.2
 	@$(BUILD)/bench/facekit_bench --benchmark_repetitions=3 --benchmark_min_time=0.3
 	@$(BUILD)/bench/facekit_bench_video
-	@$(BUILD)/bench/facekit_bench_orientations --benchmark_repetitions=3 --benchmark_min_time=0.3
-	@$(BUILD)/bench/facekit_bench_border --benchmark_repetitions=3 --benchmark_min_time=0.3
+	@$(BUILD)/bench/facekit_bench_option_cost --benchmark_repetitions=3 --benchmark_min_time=0.3
 	@$(BUILD)/bench/facekit_bench_memory
 
 SHARED ?= ../shared

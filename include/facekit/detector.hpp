@@ -61,11 +61,13 @@
 // edge between two passes) are found less often than upright ones (WIDER figures below).
 //
 // Measured 2026-11-25 on this project's 2-core VM (tests/test_orientations.cpp,
-// bench/bench_orientations.cpp; WIDER FACE figures from a development harness):
+// bench/bench_option_cost.cpp; WIDER FACE figures from a development harness):
 //  * Time, the bench scene (sample photo, one face), 1 thread, min face 20, same run: 640x480
 //    13.2 ms upright, 18.5 ms all orientations (1.40x; the previous all-orientations code: 4.1x);
 //    1280x720 35.5 vs 48.0 ms (1.36x). 2 threads, 640x480: 9.8 vs 17.5 ms (1.8x: the passes are
-//    shared out to the threads in two groups, {0, 180} and {90, 270}, of unequal work).
+//    shared out to the threads in two groups, {0, 180} and {90, 270}, of unequal work). With
+//    border_faces on (the default since; every pass gets the border), later the same day at load
+//    average ~15: 1.71x CPU time, 1.85x wall (paired runs, 640x480, 1 thread).
 //  * The 48 photos of ../shared/data/faces scaled to 480 px, turned by 0, 45, .., 315 degrees on
 //    an enlarged canvas: all 49 faces of at least 40 px that the upright detector finds upright
 //    are found at every one of the 8 angles, each once; the 5 points are in a sane order (eyes
@@ -89,7 +91,7 @@
 // replicated edges 0.98 / 0.86, grey 0.995 / 0.974. A cut face is reported as the whole face:
 // its box and points may lie partly outside the image (`facekit detect` keeps them so in its
 // JSON, `--draw` clips the drawn box to the image); `--no-border-faces` turns it off.
-// Measured 2026-11-25 on this project's 2-core VM (tests/test_border.cpp, bench/bench_border.cpp):
+// Measured 2026-11-25 on this project's 2-core VM (tests/test_border.cpp, bench/bench_option_cost.cpp):
 //  * The 48 photos of ../shared/data/faces scaled to <= 640 px, the largest face cut by 40 % and
 //    by 50 % of its box at each of the four edges (192 crops each): found as the whole face (IoU
 //    >= 0.4 with the uncut box shifted into the crop) 0.995 and 0.974 (without the option 0.849

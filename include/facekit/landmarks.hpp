@@ -62,7 +62,7 @@ enum class LandmarkBackend { kLandmark106, kMesh };
 
 struct LandmarkerOptions {
   // Faces at any roll by default: the product promises landmarks and pose in every orientation,
-  // and the verified all-orientations search costs ~1.4x the upright detection (detector.hpp).
+  // and the verified all-orientations search costs 1.4x to 1.7x the upright detection (detector.hpp).
   // Set detector.all_orientations = false for upright faces only (CLI: --upright-only).
   DetectorOptions detector = [] {
     DetectorOptions d;

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   detect->add_option("--threshold", thresholds, "P-, R-, O-Net thresholds, default 0.6,0.7,0.7");
   detect->add_option("--threads", opt.num_threads, "threads per image")->capture_default_str();
   detect->add_option("--model", opt.model_path, "MTCNN model file (default: " + defaultModelPath() + ")");
-  detect->add_flag("--all-orientations", opt.all_orientations, "also find faces turned sideways or upside down (verified; ~1.4x time at 640x480)");
+  detect->add_flag("--all-orientations", opt.all_orientations, "also find faces turned sideways or upside down (verified; 1.4x to 1.7x time at 640x480)");
   detect->add_flag_function("--no-border-faces", [&opt](std::int64_t) { opt.border_faces = false; }, "do not look for faces cut by the image border (found by default, reported whole)");
   detect->add_option("--backend", backend, "fast (XNNPACK) or reference (plain loops)")->check(CLI::IsMember({"fast", "reference"}));
   std::string precision = "fp32";
