@@ -38,6 +38,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include "eval/plot.hpp"
+#include "bench_scene.hpp"
 #include "facekit/facekit.hpp"
 #include "facekit/landmarks.hpp"
 #include "engine/model_file.hpp"
@@ -50,19 +51,8 @@ namespace {
 
 const int kSizes[][2] = {{320, 240}, {640, 480}, {1280, 720}, {1920, 1080}};
 
-const cv::Mat& scene(int w, int h) {  // RGB
-  static std::map<std::pair<int, int>, cv::Mat> cache;
-  auto& m = cache[{w, h}];
-  if (m.empty()) {
-    facekit::Image a = facekit::loadImage(FACEKIT_BENCH_SAMPLE);
-    cv::Mat src(a.height, a.width, CV_8UC3, a.pixels.data()), big;
-    cv::resize(src, big, cv::Size(w, w), 0, 0, cv::INTER_AREA);
-    m = big(cv::Rect(0, (w - h) / 12, w, h)).clone();  // keeps the face (upper part) in view
-  }
-  return m;
-}
-
-facekit::ImageView viewOf(const cv::Mat& m) { return {m.data, m.cols, m.rows, facekit::PixelFormat::kRGB, m.step}; }
+using bench::scene;
+using bench::viewOf;
 
 void BM_Facekit(benchmark::State& state) {
   const cv::Mat& img = scene(int(state.range(0)), int(state.range(1)));

@@ -22,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
+#include "bench_scene.hpp"
 #include "facekit/facekit.hpp"
 
 namespace {
@@ -40,19 +41,8 @@ const Option kOptions[] = {
      {{640, 480}, {1920, 1080}}},
 };
 
-const cv::Mat& scene(int w, int h) {  // RGB; the same scene as bench_detect.cpp
-  static std::map<std::pair<int, int>, cv::Mat> cache;
-  auto& m = cache[{w, h}];
-  if (m.empty()) {
-    facekit::Image a = facekit::loadImage(FACEKIT_BENCH_SAMPLE);
-    cv::Mat src(a.height, a.width, CV_8UC3, a.pixels.data()), big;
-    cv::resize(src, big, cv::Size(w, w), 0, 0, cv::INTER_AREA);
-    m = big(cv::Rect(0, (w - h) / 12, w, h)).clone();  // keeps the face (upper part) in view
-  }
-  return m;
-}
-
-facekit::ImageView viewOf(const cv::Mat& m) { return {m.data, m.cols, m.rows, facekit::PixelFormat::kRGB, m.step}; }
+using bench::scene;
+using bench::viewOf;
 
 // The library's defaults except min face 20, the threads and the option under test. (border_faces
 // is on by default, so "off" is set explicitly too.)
