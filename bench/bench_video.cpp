@@ -45,7 +45,9 @@ const std::vector<cv::Mat>& clip(int faces) {
   return frames;
 }
 
-// Args: faces, threads, detect interval. One iteration = the whole clip; reports frames/s.
+// Args: faces, threads, detect interval. One iteration = the whole clip; reports frames per
+// second of wall-clock time (what a video user sees; CPU time of the calling thread would leave
+// out the pool's other thread).
 void BM_Video(benchmark::State& state) {
   facekit::TrackerOptions o;
   o.landmarker.num_threads = int(state.range(1));
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
   for (int faces : {1, 2})
     for (int threads : {1, 2})
       for (int interval : {10, 1})
-        benchmark::RegisterBenchmark("video", BM_Video)->Args({faces, threads, interval})->Unit(benchmark::kMillisecond)->Iterations(2);
+        benchmark::RegisterBenchmark("video", BM_Video)->Args({faces, threads, interval})->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   TableReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
@@ -88,7 +90,8 @@ int main(int argc, char** argv) {
   for (int faces : {1, 2})
     for (int threads : {1, 2}) {
       auto get = [&](int interval) {
-        const std::string key = "video/" + std::to_string(faces) + "/" + std::to_string(threads) + "/" + std::to_string(interval) + "/iterations:2";
+        const std::string key =
+            "video/" + std::to_string(faces) + "/" + std::to_string(threads) + "/" + std::to_string(interval) + "/iterations:2/real_time";
         for (const auto& [k, v] : rep.fps_)
           if (k.rfind(key, 0) == 0) return v;
         return 0.0;
