@@ -26,17 +26,8 @@ namespace {
 
 const std::string kShippedModel = std::string(FACEKIT_TEST_WEIGHTS_DIR) + "/landmark106.safetensors";
 
-std::string tempDir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("facekit_train_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
-int sh(const std::string& cmd) {
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+std::string tempDir(const std::string& name) { return test::freshTempDir("facekit_train_test_", name); }
+int sh(const std::string& cmd) { return test::shellExitCode(cmd); }
 
 // Random but plausible batch-norm statistics, so folding is actually exercised.
 void randomiseBatchNorms(LandmarkNet& net, uint64_t seed) {

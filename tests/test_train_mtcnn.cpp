@@ -22,17 +22,8 @@ using namespace facekit::train;
 
 namespace {
 
-std::string tempDir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("facekit_mtcnn_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
-int sh(const std::string& cmd) {
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+std::string tempDir(const std::string& name) { return test::freshTempDir("facekit_mtcnn_test_", name); }
+int sh(const std::string& cmd) { return test::shellExitCode(cmd); }
 
 // The engine's output for NCHW x (run as NHWC), flattened.
 std::vector<float> engineForward(engine::Sequential& net, const torch::Tensor& x) {

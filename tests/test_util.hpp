@@ -2,8 +2,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -47,6 +50,20 @@ inline ::testing::AssertionResult sameTensor(const engine::Tensor& got, const en
   const double e = relativeError(got.data(), want.data(), want.numel());
   if (e > tol) return ::testing::AssertionFailure() << "relative error " << e << " > " << tol;
   return ::testing::AssertionSuccess() << "relative error " << e;
+}
+
+// A fresh empty folder under the temp dir, unique to this process: prefix + name + pid.
+inline std::string freshTempDir(const std::string& prefix, const std::string& name) {
+  const std::filesystem::path d = std::filesystem::temp_directory_path() / (prefix + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+// Runs a shell command; its exit code, or -1 when it did not exit normally (a signal).
+inline int shellExitCode(const std::string& cmd) {
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 inline std::string sharedDir() { return FACEKIT_TEST_SHARED; }
