@@ -371,24 +371,7 @@ void registerAll() {
     }
 }
 
-// Collects the median of each benchmark for the report.
-class Collector : public benchmark::ConsoleReporter {
- public:
-  std::map<std::string, double> median_ms;
-  std::map<std::string, std::map<std::string, double>> counters;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      if (r.error_occurred) continue;
-      const bool aggregate = r.run_type == Run::RT_Aggregate;
-      if (aggregate && r.aggregate_name != "median") continue;
-      const std::string name = r.run_name.str();
-      if (!aggregate && median_ms.count(name)) continue;  // repetitions: keep the median only
-      median_ms[name] = r.GetAdjustedRealTime();
-      for (const auto& [k, c] : r.counters) counters[name][k] = c.value;
-    }
-  }
-};
+using Collector = bench::MedianCollector;
 
 std::string key(const char* name, int w, int h, int threads, int min_face) {
   char buf[96];

@@ -104,24 +104,7 @@ void BM_Paired(benchmark::State& state) {
   state.counters["cpu_ratio"] = on_cpu / off_cpu;
 }
 
-// Keeps the median (or the only run) of every benchmark.
-class Collector : public benchmark::ConsoleReporter {
- public:
-  std::map<std::string, double> real_ms;
-  std::map<std::string, std::map<std::string, double>> counters;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      if (r.error_occurred) continue;
-      const bool aggregate = r.run_type == Run::RT_Aggregate;
-      if (aggregate && r.aggregate_name != "median") continue;
-      const std::string name = r.run_name.str();
-      if (!aggregate && real_ms.count(name)) continue;
-      real_ms[name] = r.GetAdjustedRealTime();
-      for (const auto& [k, c] : r.counters) counters[name][k] = c.value;
-    }
-  }
-};
+using Collector = bench::MedianCollector;
 
 std::string key(const char* kind, long option, const int (&size)[2], int threads, int on = -1) {
   std::string k = std::string(kOptions[option].name) + "_" + kind + "/" + std::to_string(option) + "/" + std::to_string(size[0]) + "/" +
@@ -158,8 +141,8 @@ int main(int argc, char** argv) {
     for (auto& s : kOptions[i].sizes)
       for (int threads : {1, 2}) {
         const std::string k_off = key("off", i, s, threads, 0), k_on = key("on", i, s, threads, 1), k_pair = key("paired", i, s, threads);
-        if (!c.real_ms.count(k_off) || !c.real_ms.count(k_on) || !c.real_ms.count(k_pair)) continue;  // filtered out
-        const double off = c.real_ms[k_off], on = c.real_ms[k_on];
+        if (!c.median_ms.count(k_off) || !c.median_ms.count(k_on) || !c.median_ms.count(k_pair)) continue;  // filtered out
+        const double off = c.median_ms[k_off], on = c.median_ms[k_on];
         auto& p = c.counters[k_pair];
         std::printf("| %dx%d | %d | %.1f ms | %.1f ms | %.2fx | %.1f ms | %.1f ms | %.2fx | %.1f ms | %.1f ms | %.3fx |\n", s[0], s[1], threads,
                     off, on, on / off, p["off_ms"], p["on_ms"], p["ratio"], p["off_cpu_ms"], p["on_cpu_ms"], p["cpu_ratio"]);
