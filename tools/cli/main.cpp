@@ -80,20 +80,7 @@ int main(int argc, char** argv) {
   cli::registerTrain(app);
   cli::addSiblingCommand(app, "serve", "HTTP service: POST /v1/detect, POST /v1/landmarks, GET /healthz, GET /metrics; demo page at /", "facekit-serve");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version end here with 0; a command line the parser refuses exits with 2,
-    // reported like every other error, on one line.
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "facekit: error: " << e.what() << " (see facekit " << (argc > 1 ? std::string(argv[1]) + " " : "") << "--help)\n";
-    return 2;
-  } catch (const cli::ExitCode& e) {  // a callback that already reported its failures
-    return e.code;
-  } catch (const std::exception& e) {  // subcommands that run as CLI11 callbacks
-    std::cerr << "facekit: error: " << e.what() << "\n";
-    return 1;
-  }
+  if (const int code = cli::parseCommandLine(app, argc, argv); code >= 0) return code;
   try {
     if (*detect) {
       if (!thresholds.empty()) opt.thresholds = cli::parseThresholds(thresholds);

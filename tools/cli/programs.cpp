@@ -59,6 +59,11 @@ void reportPeakMemoryAtExit() { std::atexit(writePeakMemory); }
 
 int runProgram(CLI::App& app, int argc, char** argv) {
   reportPeakMemoryAtExit();
+  const int code = parseCommandLine(app, argc, argv);
+  return code < 0 ? 0 : code;
+}
+
+int parseCommandLine(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,7 +76,7 @@ int runProgram(CLI::App& app, int argc, char** argv) {
     std::cerr << "facekit: error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  return -1;
 }
 
 }  // namespace facekit::cli

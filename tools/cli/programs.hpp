@@ -26,6 +26,11 @@ void addSiblingCommand(CLI::App& app, const std::string& name, const std::string
 // ExitCode). Also installs the FACEKIT_PEAK_MEMORY_FILE report.
 int runProgram(CLI::App& app, int argc, char** argv);
 
+// The parsing half of runProgram(), for a program that goes on after its callbacks (facekit's
+// own detect and convert commands): -1 when the command line parsed and its callbacks ran,
+// otherwise the exit code, with the message already printed.
+int parseCommandLine(CLI::App& app, int argc, char** argv);
+
 // With FACEKIT_PEAK_MEMORY_FILE set, writes this process's peak resident memory (VmHWM, kB)
 // there at exit (the benchmark's memory figures).
 void reportPeakMemoryAtExit();
