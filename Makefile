@@ -47,7 +47,7 @@ test: models
 # Sanitizers (docs/reliability.md): the C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the concurrency tests under ThreadSanitizer, each in its own build folder (no trainer, no
 # benchmarks); any report from any process fails the run.
-TSAN_TESTS ?= ThreadSafety\.|Detector\.TwoThreads|LayerParity\.
+TSAN_TESTS ?= ThreadSafety\.|ThreadPool\.|Detector\.TwoThreads|LayerParity\.
 test-asan: models
 	@bash scripts/sanitize.sh address build-asan
 test-tsan: models

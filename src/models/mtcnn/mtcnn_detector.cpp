@@ -21,7 +21,6 @@ namespace {
 using engine::Shape;
 using engine::Tensor;
 using Clock = std::chrono::steady_clock;
-using ThreadPoolPtr = engine::ThreadPool*;
 
 double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -511,20 +510,20 @@ class MtcnnDetector final : public FaceDetector {
     }
     prof_.pyramid_ms += msSince(t);
     t = Clock::now();
-    auto runTurn = [&](int turn, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+    auto runTurn = [&](int turn, Tensor (&scratch)[2]) {
       const int w = turn & 1 ? H : W, h = turn & 1 ? W : H;  // the image's size in the turn's frame
       for (int i = 0; i < to; ++i)
-        if (tlevels_[turn][size_t(i)].net) runLevel(tlevels_[turn][size_t(i)], w, h, pool, scratch);
+        if (tlevels_[turn][size_t(i)].net) runLevel(tlevels_[turn][size_t(i)], w, h, scratch);
     };
     if (pool_.threads() > 1) {
       // Two groups of passes, one per thread: {0, 180} and {90, 270}. The passes of a group share
       // their P-Nets (same level sizes) and run one after the other; the groups never share one.
       pool_.parallelFor(2, [&](size_t g) {
-        runTurn(int(g), nullptr, group_scratch_[g]);
-        runTurn(int(g) + 2, nullptr, group_scratch_[g]);
+        runTurn(int(g), group_scratch_[g]);
+        runTurn(int(g) + 2, group_scratch_[g]);
       });
     } else {
-      for (int turn = 0; turn < 4; ++turn) runTurn(turn, &pool_, pnet_scratch_);
+      for (int turn = 0; turn < 4; ++turn) runTurn(turn, pnet_scratch_);
     }
     std::vector<Candidate> out;
     for (int turn = 0; turn < 4; ++turn) {
@@ -588,7 +587,7 @@ class MtcnnDetector final : public FaceDetector {
         k.roll += float(q * kPi / 2);
         checkCrop(rgb, k, R, rnet_input_.data() + (4 * i + size_t(q)) * per, wk.patch, check_shrunk_);
       }
-    const Tensor& out = wk.nets.rnet.forward(rnet_input_, &pool_);
+    const Tensor& out = wk.nets.rnet.forward(rnet_input_, nullptr);
     const size_t oc = size_t(out.shape().c);
     for (size_t i = 0; i < checks.size(); ++i)
       for (int q = 0; q < 4; ++q) {
@@ -614,10 +613,10 @@ class MtcnnDetector final : public FaceDetector {
       }
     }
     if (with_rnet) {
-      const Tensor& ro = wk.nets.rnet.forward(rnet_input_, &pool_);
+      const Tensor& ro = wk.nets.rnet.forward(rnet_input_, nullptr);
       for (size_t i = 0; i < checks.size(); ++i) checks[i].rnet = faceProbability(ro.data() + i * size_t(ro.shape().c));
     }
-    const Tensor& out = wk.nets.onet.forward(wk.input, &pool_);
+    const Tensor& out = wk.nets.onet.forward(wk.input, nullptr);
     const size_t oc = size_t(out.shape().c);
     for (size_t i = 0; i < checks.size(); ++i) {
       Check& k = checks[i];
@@ -739,10 +738,10 @@ class MtcnnDetector final : public FaceDetector {
     std::fill(d + size_t(pad + level.rows) * W * 3, d + size_t(H) * W * 3, grey);
   }
 
-  // P-Net on one level, then per-level NMS. `pool` is null when levels run in parallel.
-  void runLevel(Level& lv, int w, int h, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
-    if (lv.tiled) return runTiled(lv, w, h, pool, scratch);
-    const Tensor& out = lv.net->forward(lv.input, pool, scratch);
+  // P-Net on one level, then per-level NMS (on the calling thread: levels are the tasks).
+  void runLevel(Level& lv, int w, int h, Tensor (&scratch)[2]) {
+    if (lv.tiled) return runTiled(lv, w, h, scratch);
+    const Tensor& out = lv.net->forward(lv.input, nullptr, scratch);
     lv.found.clear();
     decode(out, 0, float(lv.input.shape().w - 2 * lv.pad) / float(w), float(lv.input.shape().h - 2 * lv.pad) / float(h), lv);
     lv.found = nms(std::move(lv.found), opt_.pnet_scale_nms, Overlap::kUnion);
@@ -776,14 +775,14 @@ class MtcnnDetector final : public FaceDetector {
   static int pnetOutputRows(int rows) { return (rows - 1) / 2 - 4; }  // 3x3, pool 2 (ceil), 3x3, 3x3
   int bandRows(int padded_width) const { return std::max(1, (band_pixels_ / padded_width - 10) / 2); }
 
-  void runTiled(Level& lv, int w, int h, ThreadPoolPtr pool, Tensor (&scratch)[2]) {
+  void runTiled(Level& lv, int w, int h, Tensor (&scratch)[2]) {
     const int Hp = lv.image.rows + 2 * lv.pad, R = lv.band_rows;
     const float sx = float(lv.image.cols) / float(w), sy = float(lv.image.rows) / float(h);
     lv.found.clear();
     for (int y0 = 0; y0 < pnetOutputRows(Hp); y0 += R) {
       const int r0 = 2 * y0, r1 = std::min(Hp, 2 * y0 + 2 * R + 10);
       fillRows(lv.image, lv.input, lv.pad, r0, r1);
-      decode(lv.bandNet(r1 - r0).forward(lv.input, pool, scratch), y0, sx, sy, lv);
+      decode(lv.bandNet(r1 - r0).forward(lv.input, nullptr, scratch), y0, sx, sy, lv);
     }
     lv.found = nms(std::move(lv.found), opt_.pnet_scale_nms, Overlap::kUnion);
     if (!lv.keep) {  // over the cache budget: nothing of it stays
@@ -842,7 +841,7 @@ class MtcnnDetector final : public FaceDetector {
       if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
       if (levels_.size() <= n) levels_.emplace_back();
       Level& lv = levels_[n];
-      const cv::Mat& prev = n == 0 ? rgb : levels_[n - 1].tiled ? levels_[n - 1].image : level_;
+      const cv::Mat& prev = n == 0 ? rgb : levels_[n - 1].image;
       const bool tiled = band_pixels_ > 0 && long(ws + 2 * pad) * (hs + 2 * pad) > band_pixels_;
       if (tiled) {
         resizeFast(prev, cv::Size(ws, hs), lv.image, scratch_);
@@ -851,22 +850,23 @@ class MtcnnDetector final : public FaceDetector {
         lv.keep = kept <= kKeepPixels;
         continue;
       }
-      resizeFast(prev, cv::Size(ws, hs), resized_, scratch_);
-      std::swap(level_, resized_);
-      lv.tiled = false, lv.image.release(), lv.band_nets.clear(), lv.band_width = 0;
-      fillLevel(level_, lv, pad);
+      resizeFast(prev, cv::Size(ws, hs), lv.image, scratch_);
+      lv.tiled = false, lv.pad = pad, lv.band_nets.clear(), lv.band_width = 0;
       lv.net = &pnetFor(hs + 2 * pad, ws + 2 * pad);
     }
     if (levels_.size() > n) levels_.resize(n);  // a larger image's levels: their buffers go
     prof_.pyramid_ms += msSince(t);
     t = Clock::now();
-    if (pool_.threads() > 1 && n > 1) {
-      // Whole levels per thread: P-Net's ops are too small to split well, whole levels balance
-      // (level 0 is about half the work, the rest the other half). Each level has its own workspace.
-      pool_.parallelFor(n, [&](size_t i) { runLevel(levels_[i], w, h, nullptr, levels_[i].scratch); });
-    } else {
-      for (size_t i = 0; i < n; ++i) runLevel(levels_[i], w, h, &pool_, pnet_scratch_);
-    }
+    // Levels are normalised and run as tasks, largest first: whole levels balance (at 640x480
+    // level 0 is ~47% of the work; while one thread runs it, the other runs levels 1-5), and
+    // P-Net's operators are too small to split over threads. With 2+ threads each level has its
+    // own workspace; no operator is split over threads (see engine/thread_pool.hpp).
+    const bool parallel = pool_.threads() > 1 && n > 1;
+    pool_.parallelFor(n, [&](size_t i) {
+      Level& lv = levels_[i];
+      if (!lv.tiled) fillLevel(lv.image, lv, lv.pad);
+      runLevel(lv, w, h, parallel ? lv.scratch : pnet_scratch_);
+    });
     std::vector<Candidate> all;
     for (size_t i = 0; i < n; ++i) all.insert(all.end(), levels_[i].found.begin(), levels_[i].found.end());
     all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
@@ -920,26 +920,28 @@ class MtcnnDetector final : public FaceDetector {
   std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, int stage, const std::array<float, 4>& threshold) {
     constexpr size_t kChunk = 32;
     const int size = stage == 1 ? mtcnn::kRNetSize : mtcnn::kONetSize;
-    const size_t per = size_t(size) * size * 3, chunks = (c.size() + kChunk - 1) / kChunk;
+    // With T threads, at least T chunks of (nearly) equal size where there are T candidates:
+    // 40 candidates on 2 threads are 2 chunks of 20, not 32 + 8.
+    const size_t T = workers_.size();
+    size_t chunks = (c.size() + kChunk - 1) / kChunk;
+    if (T > 1) chunks = std::min(c.size(), (chunks + T - 1) / T * T);
+    const size_t chunk = chunks ? (c.size() + chunks - 1) / chunks : 0;
+    chunks = chunk ? (c.size() + chunk - 1) / chunk : 0;
+    const size_t per = size_t(size) * size * 3;
     std::vector<std::array<float, 16>> outs(c.size());
     const uint8_t outside = opt_.border_faces ? kOutsideGrey : 0;  // without border_faces: black, as the original MTCNN
-    auto run = [&](Worker& wk, size_t first, size_t step, engine::ThreadPool* pool) {
+    // One chunk per task, on the worker of the thread that runs it (a network's outputs for a
+    // crop do not depend on the other crops of its batch: results do not depend on threads).
+    pool_.parallelFor(chunks, [&](size_t k, size_t slot) {
+      Worker& wk = *workers_[slot];
       engine::Sequential& net = stage == 1 ? wk.nets.rnet : wk.nets.onet;
-      for (size_t chunk = first; chunk < chunks; chunk += step) {
-        const size_t start = chunk * kChunk, n = std::min(kChunk, c.size() - start);
-        wk.input.resize(Shape{int(n), size, size, 3});
-        for (size_t i = 0; i < n; ++i) cropInto(rgb, c[start + i].box, c[start + i].turn, size, wk.input.data() + i * per, wk, outside);
-        const Tensor& out = net.forward(wk.input, pool);
-        const size_t oc = size_t(out.shape().c);
-        for (size_t i = 0; i < n; ++i) std::copy(out.data() + i * oc, out.data() + (i + 1) * oc, outs[start + i].begin());
-      }
-    };
-    if (workers_.size() > 1 && chunks > 1) {
-      const size_t t = std::min(workers_.size(), chunks);
-      pool_.parallelFor(t, [&](size_t w) { run(*workers_[w], w, t, nullptr); });
-    } else {
-      run(*workers_[0], 0, 1, &pool_);
-    }
+      const size_t start = k * chunk, n = std::min(chunk, c.size() - start);
+      wk.input.resize(Shape{int(n), size, size, 3});
+      for (size_t i = 0; i < n; ++i) cropInto(rgb, c[start + i].box, c[start + i].turn, size, wk.input.data() + i * per, wk, outside);
+      const Tensor& out = net.forward(wk.input, nullptr);
+      const size_t oc = size_t(out.shape().c);
+      for (size_t i = 0; i < n; ++i) std::copy(out.data() + i * oc, out.data() + (i + 1) * oc, outs[start + i].begin());
+    });
     std::vector<Candidate> kept;
     for (size_t i = 0; i < c.size(); ++i) {
       const float* o = outs[i].data();
@@ -980,7 +982,7 @@ class MtcnnDetector final : public FaceDetector {
   DetectorProfile prof_;
   Tensor pnet_scratch_[2];  // shared by every level's P-Net when levels run one after another
   std::vector<Level> levels_;
-  cv::Mat level_, resized_, scratch_[2];
+  cv::Mat scratch_[2];
   // all_orientations
   std::array<std::vector<Level>, 4> tlevels_;  // per turn: the turned pyramid levels
   std::vector<cv::Mat> rgb_levels_;             // the upright pyramid (RGB)
