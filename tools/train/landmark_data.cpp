@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <opencv2/imgproc.hpp>
@@ -38,7 +40,66 @@ struct LabelLine {
   Points106 points;
   Face face;
   HeadPose pose;
+  std::string where;  // file:line, for errors found once the image is read
 };
+
+// A field of a label line that is missing or malformed: what() names it, loadDataset adds the
+// file and line.
+struct BadField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Coordinates (pixels) and angles (degrees) beyond these are not labels of a photo: refused, so
+// that what is computed from them (int pixel positions, region sizes, wrapped angles) stays
+// defined and bounded.
+constexpr double kMaxCoordinate = 1e6;
+constexpr double kMaxDegrees = 360;
+
+const Json& field(const Json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) throw BadField(std::string("no \"") + key + "\"");
+  return *it;
+}
+
+float number(const Json& v, const std::string& what, double limit) {
+  if (!v.is_number()) throw BadField(what + " is not a number");
+  const double d = v.get<double>();
+  if (!(std::fabs(d) <= limit)) throw BadField(what + " is out of range");
+  return float(d);
+}
+
+// An array of exactly n numbers (or at least n when `at_least`).
+const Json& numbers(const Json& v, const std::string& what, size_t n, bool at_least = false) {
+  if (!v.is_array() || (at_least ? v.size() < n : v.size() != n))
+    throw BadField(what + " is not " + (at_least ? "an array of at least " : "an array of ") + std::to_string(n) + " numbers");
+  return v;
+}
+
+LabelLine parseLabel(const Json& j) {
+  LabelLine l;
+  const Json& image = field(j, "image");
+  if (!image.is_string()) throw BadField("\"image\" is not a string");
+  l.image = image.get<std::string>();
+  const Json& pts = field(j, "points");
+  if (!pts.is_array() || pts.size() != kNumLandmarks106) throw BadField("\"points\" is not an array of 106 points");
+  for (size_t i = 0; i < kNumLandmarks106; ++i) {
+    const std::string name = "point " + std::to_string(i);
+    const Json& pt = numbers(pts[i], name, 2, /*at_least=*/true);
+    l.points[i] = {number(pt[0], name, kMaxCoordinate), number(pt[1], name, kMaxCoordinate)};
+  }
+  const Json& b = numbers(field(j, "box"), "\"box\"", 4);
+  l.face.box = {number(b[0], "\"box\"", kMaxCoordinate), number(b[1], "\"box\"", kMaxCoordinate), number(b[2], "\"box\"", kMaxCoordinate),
+                number(b[3], "\"box\"", kMaxCoordinate)};
+  const Json& kp = numbers(field(j, "keypoints"), "\"keypoints\"", 10);
+  for (size_t i = 0; i < 5; ++i)
+    l.face.landmarks[i] = {number(kp[2 * i], "\"keypoints\"", kMaxCoordinate), number(kp[2 * i + 1], "\"keypoints\"", kMaxCoordinate)};
+  l.face.score = j.contains("score") ? number(j["score"], "\"score\"", 1e6) : 1.0f;
+  const Json& p = field(j, "pose");
+  if (!p.is_object()) throw BadField("\"pose\" is not an object");
+  l.pose = {number(field(p, "pitch"), "pose pitch", kMaxDegrees), number(field(p, "yaw"), "pose yaw", kMaxDegrees),
+            number(field(p, "roll"), "pose roll", kMaxDegrees)};
+  return l;
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -48,32 +109,46 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+namespace {
+// A config value outside what the trainer can use: one line naming the key.
+template <typename T>
+T inRange(T v, T lo, T hi, const std::string& key) {
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream msg;
+    msg << "config: key '" << key << "' must be in [" << lo << ", " << hi << "], not " << v;
+    throw Error(Error::Code::kInvalidArgument, msg.str());
+  }
+  return v;
+}
+}  // namespace
+
 DataOptions DataOptions::fromConfig(const Json& d) {
   DataOptions o;
   o.labels = get<std::vector<std::string>>(d, "labels");
-  o.val_fraction = get<double>(d, "val_fraction");
-  o.min_face_px = get<double>(d, "min_face_px");
-  o.max_spread = get<double>(d, "max_spread");
-  o.region_px = get<int>(d, "region_px");
+  o.val_fraction = inRange(get<double>(d, "val_fraction"), 0.0, 1.0, "data.val_fraction");
+  o.min_face_px = inRange(get<double>(d, "min_face_px"), 0.0, 1e6, "data.min_face_px");
+  o.max_spread = inRange(get<double>(d, "max_spread"), 0.0, 1e6, "data.max_spread");
+  o.region_px = inRange(get<int>(d, "region_px"), 16, 2048, "data.region_px");
   o.max_faces = size_t(std::max(0, get<int>(d, "max_faces")));
-  o.large_pose_repeat = d.contains("large_pose_repeat") ? std::max(1, get<int>(d, "large_pose_repeat")) : 1;
+  o.large_pose_repeat = d.contains("large_pose_repeat") ? inRange(get<int>(d, "large_pose_repeat"), 1, 100, "data.large_pose_repeat") : 1;
   return o;
 }
 
 AugmentOptions AugmentOptions::fromConfig(const Json& a) {
   AugmentOptions o;
-  o.box_crop_prob = get<double>(a, "box_crop_prob");
-  o.scale = get<double>(a, "scale");
-  o.shift = get<double>(a, "shift");
-  o.rotate_deg = get<double>(a, "rotate_deg");
-  o.full_circle_prob = get<double>(a, "full_circle_prob");
-  o.flip_prob = get<double>(a, "flip_prob");
-  o.color = get<double>(a, "color");
-  o.gray_prob = get<double>(a, "gray_prob");
-  o.blur_prob = get<double>(a, "blur_prob");
-  o.motion_blur_prob = get<double>(a, "motion_blur_prob");
-  o.occlusion_prob = get<double>(a, "occlusion_prob");
-  o.noise_prob = get<double>(a, "noise_prob");
+  auto prob = [&](const char* key) { return inRange(get<double>(a, key), 0.0, 1.0, std::string("augment.") + key); };
+  o.box_crop_prob = prob("box_crop_prob");
+  o.scale = inRange(get<double>(a, "scale"), 0.0, 0.9, "augment.scale");
+  o.shift = inRange(get<double>(a, "shift"), 0.0, 1.0, "augment.shift");
+  o.rotate_deg = inRange(get<double>(a, "rotate_deg"), 0.0, 180.0, "augment.rotate_deg");
+  o.full_circle_prob = prob("full_circle_prob");
+  o.flip_prob = prob("flip_prob");
+  o.color = inRange(get<double>(a, "color"), 0.0, 1.0, "augment.color");
+  o.gray_prob = prob("gray_prob");
+  o.blur_prob = prob("blur_prob");
+  o.motion_blur_prob = prob("motion_blur_prob");
+  o.occlusion_prob = prob("occlusion_prob");
+  o.noise_prob = prob("noise_prob");
   return o;
 }
 
@@ -101,45 +176,44 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
     for (std::string text; std::getline(in, text);) {
       ++line_no;
       if (text.empty()) continue;
+      const std::string where = file + ":" + std::to_string(line_no);
+      auto badLine = [&](const std::string& what) { return Error(Error::Code::kInvalidArgument, where + ": " + what); };
       Json j;
       try {
         j = Json::parse(text);
-      } catch (const Json::parse_error&) {
-        throw Error(Error::Code::kInvalidArgument, file + ":" + std::to_string(line_no) + ": not a JSON line");
+      } catch (const Json::exception&) {  // syntax, and numbers beyond double's range (1e400)
+        throw badLine("not a JSON line");
       }
+      if (!j.is_object()) throw badLine("not a facekit label line (a JSON object)");
       // "unstable" faces (the label passes disagreed beyond the labeller's limit) are judged
       // again by this config's own max_spread below; low-confidence and no-face lines never count.
-      const std::string status = j.value("status", "");
+      std::string status;
+      if (j.contains("status")) {
+        if (!j["status"].is_string()) throw badLine("\"status\" is not a string");
+        status = j["status"].get<std::string>();
+      }
       if (status != "ok" && status != "unstable") {
         ++ds.skipped_status;
         continue;
       }
+      LabelLine l;
+      double spread = status == "ok" ? 0.0 : 1.0;
       try {
-        LabelLine l;
-        l.image = j.at("image").get<std::string>();
-        const auto pts = j.at("points");
-        if (pts.size() != kNumLandmarks106) throw std::runtime_error("points");
-        for (size_t i = 0; i < pts.size(); ++i) l.points[i] = {pts[i][0].get<float>(), pts[i][1].get<float>()};
-        const auto b = j.at("box");
-        l.face.box = {b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()};
-        const auto kp = j.at("keypoints");
-        if (kp.size() != 10) throw std::runtime_error("keypoints");
-        for (size_t i = 0; i < 5; ++i) l.face.landmarks[i] = {kp[2 * i].get<float>(), kp[2 * i + 1].get<float>()};
-        l.face.score = j.value("score", 1.0f);
-        const auto p = j.at("pose");
-        l.pose = {p.at("pitch").get<float>(), p.at("yaw").get<float>(), p.at("roll").get<float>()};
-        if (std::max(l.face.box.width(), l.face.box.height()) < opt.min_face_px) {
-          ++ds.skipped_small;
-          continue;
-        }
-        if (j.value("spread", status == "ok" ? 0.0 : 1.0) > opt.max_spread) {
-          ++ds.skipped_spread;
-          continue;
-        }
-        lines.push_back(std::move(l));
-      } catch (const std::exception&) {
-        throw Error(Error::Code::kInvalidArgument, file + ":" + std::to_string(line_no) + ": not a facekit label line (needs image, points x106, box, keypoints, pose)");
+        l = parseLabel(j);
+        if (j.contains("spread")) spread = number(j["spread"], "\"spread\"", 1e6);
+      } catch (const BadField& e) {
+        throw badLine(std::string("not a facekit label line: ") + e.what() + " (needs image, points x106, box, keypoints, pose)");
       }
+      l.where = where;
+      if (std::max(l.face.box.width(), l.face.box.height()) < opt.min_face_px) {
+        ++ds.skipped_small;
+        continue;
+      }
+      if (spread > opt.max_spread) {
+        ++ds.skipped_spread;
+        continue;
+      }
+      lines.push_back(std::move(l));
     }
   }
   if (opt.max_faces && lines.size() > opt.max_faces) lines.resize(opt.max_faces);
@@ -152,6 +226,7 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
 
   std::vector<FaceSample> samples(lines.size());
   std::vector<char> ok(lines.size(), 0);
+  std::vector<std::string> bad(lines.size());  // a line whose points do not fit its image
   std::atomic<size_t> next{0};
   std::atomic<size_t> unreadable{0};
   auto work = [&] {
@@ -173,10 +248,17 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
         const double side = opt.region_scale * std::max(x1 - x0, y1 - y0);
         const int rx = int(std::floor(0.5 * (x0 + x1) - side / 2)), ry = int(std::floor(0.5 * (y0 + y1) - side / 2));
         const int rs = std::max(2, int(std::ceil(side)));
+        const cv::Rect inside = cv::Rect(rx, ry, rs, rs) & cv::Rect(0, 0, rgb.cols, rgb.rows);
+        // Points spread far beyond the photo, or all outside it, are not labels of this photo
+        // (and would ask for a region of gigabytes).
+        if (rs > 4 * std::max(rgb.cols, rgb.rows) || inside.area() <= 0) {
+          bad[i] = l.where + ": the 106 points do not lie on the image " + path + " (" + std::to_string(rgb.cols) + "x" +
+                   std::to_string(rgb.rows) + ")";
+          continue;
+        }
         // The region with a black border where it leaves the image.
         cv::Mat roi(rs, rs, CV_8UC3, cv::Scalar::all(0));
-        const cv::Rect inside = cv::Rect(rx, ry, rs, rs) & cv::Rect(0, 0, rgb.cols, rgb.rows);
-        if (inside.area() > 0) rgb(inside).copyTo(roi(cv::Rect(inside.x - rx, inside.y - ry, inside.width, inside.height)));
+        rgb(inside).copyTo(roi(cv::Rect(inside.x - rx, inside.y - ry, inside.width, inside.height)));
         FaceSample& s = samples[i];
         cv::resize(roi, s.region, cv::Size(opt.region_px, opt.region_px), 0, 0, rs > opt.region_px ? cv::INTER_AREA : cv::INTER_LINEAR);
         const float k = float(opt.region_px) / float(rs);
@@ -196,6 +278,8 @@ Dataset loadDataset(const DataOptions& opt, int threads) {
   for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
   for (auto& t : pool) t.join();
   ds.unreadable = unreadable;
+  for (const auto& b : bad)
+    if (!b.empty()) throw Error(Error::Code::kInvalidArgument, b);
   for (size_t i = 0; i < samples.size(); ++i) {
     if (!ok[i]) continue;
     (isValidationImage(samples[i].image, opt.val_fraction) ? ds.val : ds.train).push_back(std::move(samples[i]));

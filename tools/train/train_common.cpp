@@ -41,7 +41,11 @@ RunLog::RunLog(const std::string& work_dir) : path_(std::filesystem::path(work_d
   if (!out_) throw Error(Error::Code::kIoError, "cannot write " + path_.string());
 }
 
-void RunLog::line(const nlohmann::ordered_json& j) { out_ << j.dump() << "\n" << std::flush; }
+// Bytes that are not UTF-8 (a file name, say) are replaced rather than thrown on: a log line
+// never ends a run.
+void RunLog::line(const nlohmann::ordered_json& j) {
+  out_ << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n" << std::flush;
+}
 
 TrainProgress::TrainProgress(int epochs, int iters, std::string label)
     : epochs_(epochs), iters_(iters), tty_(isatty(2)), label_(label.empty() ? "" : label + " ") {}
