@@ -5,6 +5,7 @@
 #include <opencv2/videoio.hpp>
 #include <random>
 
+#include "cli_run.hpp"
 #include "facekit/video.hpp"
 #include "test_util.hpp"
 
@@ -139,4 +140,52 @@ TEST(Video, CommandWritesAnnotatedVideoAndOneJsonLinePerFrame) {
   EXPECT_EQ(int(out.get(cv::CAP_PROP_FRAME_COUNT)), 8);
   const std::string bad = std::string(FACEKIT_TEST_CLI) + " video /nonexistent.mp4 2>/dev/null";
   EXPECT_NE(std::system(bad.c_str()), 0);
+}
+
+// A video file that is missing or cannot be decoded: exit code 1 and exactly one line on stderr,
+// "facekit: error: <file>: ...", nothing from OpenCV, GStreamer or FFmpeg (docs/reliability.md,
+// finding 16: OpenCV's default backends printed three warning lines for a missing file).
+TEST(Video, MissingOrCorruptFileGivesOneErrorLine) {
+  const std::string dir = test::freshTempDir("facekit_video_bad_", "files");
+  std::mt19937 rng(11);
+  {
+    cv::VideoWriter w(dir + "/good.avi", cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, cv::Size(512, 512));
+    ASSERT_TRUE(w.isOpened());
+    for (int k = 0; k < 3; ++k) {
+      cv::Mat bgr;
+      cv::cvtColor(frame(k, 0.0, rng), bgr, cv::COLOR_RGB2BGR);
+      w.write(bgr);
+    }
+  }
+  auto writeBytes = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return dir + "/" + name;
+  };
+  std::string noise(20000, '\0');
+  for (auto& c : noise) c = char(rng());
+  std::ifstream good(dir + "/good.avi", std::ios::binary);
+  std::string head(600, '\0');
+  good.read(head.data(), std::streamsize(head.size()));
+  std::filesystem::create_directories(dir + "/folder.mp4");
+  const std::vector<std::string> inputs{dir + "/missing.mp4",
+                                        writeBytes("empty.mp4", ""),
+                                        writeBytes("noise.mp4", noise),
+                                        writeBytes("text.avi", "this is not a video\n"),
+                                        writeBytes("truncated.avi", head),  // the header of good.avi, no frame
+                                        dir + "/folder.mp4"};
+  const std::string models = std::string(" --detector-model ") + FACEKIT_TEST_MODEL + " --backend mesh --mesh-model " + FACEKIT_TEST_MODEL_DIR +
+                             "/facemesh.safetensors";
+  for (const auto& in : inputs) {
+    const test::CliResult r = test::runFacekit("video " + in + " --json " + dir + "/out.jsonl" + models);
+    EXPECT_FALSE(r.signalled) << in;
+    EXPECT_EQ(r.exit_code, 1) << in << ": " << r.err;
+    EXPECT_TRUE(r.oneErrorLine()) << in << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("facekit: error: " + in + ": ", 0), 0u) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/out.jsonl")) << in;
+  }
+  // The same command on the good file works: the refusals above are about the files.
+  const test::CliResult ok = test::runFacekit("video " + dir + "/good.avi --json " + dir + "/out.jsonl" + models);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out.jsonl"));
+  std::filesystem::remove_all(dir);
 }

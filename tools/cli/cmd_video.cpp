@@ -1,5 +1,7 @@
 // facekit video (the facekit-video program): the only subcommand that needs OpenCV's video stack
 // (videoio: FFmpeg, GStreamer, camera libraries), so it is kept out of the facekit front-end.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -29,8 +31,17 @@ void runVideo(const VideoArgs& a) {
   const std::string& src = a.source;
   const bool camera = !src.empty() && src.size() <= 3 && std::all_of(src.begin(), src.end(), ::isdigit);
   cv::VideoCapture in;
-  if (camera) in.open(std::stoi(src));
-  else in.open(src);
+  // Files through FFmpeg only: OpenCV's default list would also probe USB cameras (gphoto2) and
+  // GStreamer, which print their own warnings on stderr for a file they cannot open (one error
+  // line is the rule). Cameras keep OpenCV's choice of backend. FFmpeg's own log ("moov atom not
+  // found" for a corrupt file) is silenced through OpenCV's switch for it, read when OpenCV first
+  // uses FFmpeg, unless the user set it.
+  if (camera) {
+    in.open(std::stoi(src));
+  } else {
+    ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", /*overwrite=*/0);  // AV_LOG_QUIET
+    in.open(src, cv::CAP_FFMPEG);
+  }
   if (!in.isOpened()) throw Error(Error::Code::kIoError, src + (camera ? ": cannot open this camera" : ": cannot open as a video"));
   double fps = in.get(cv::CAP_PROP_FPS);
   if (!(fps > 0 && fps < 1000)) fps = 25;
