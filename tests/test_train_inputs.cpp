@@ -105,9 +105,9 @@ TEST(TrainInputs, AWellFormedLabelFileLoads) {
 TEST(TrainInputs, LabelLinesThatAreNotObjectsOrWhoseStatusIsNotAString) {
   LabelFile f;
   const std::string ok = goodLine(kImage).dump();
-  for (const std::string& line : {"[1, 2, 3]", "\"ok\"", "42", "null"})
+  for (const char* line : {"[1, 2, 3]", "\"ok\"", "42", "null"})
     EXPECT_NE(f.errorFor({ok, line}, 2).find("not a facekit label line (a JSON object)"), std::string::npos) << line;
-  for (const std::string& line : {R"({"status": 5})", R"({"status": null})", R"({"status": ["ok"]})"})
+  for (const char* line : {R"({"status": 5})", R"({"status": null})", R"({"status": ["ok"]})"})
     EXPECT_NE(f.errorFor({line}, 1).find("\"status\" is not a string"), std::string::npos) << line;
 }
 
