@@ -492,39 +492,41 @@ class MtcnnDetector final : public FaceDetector {
   std::vector<Candidate> pnetTurns(const std::array<int, 4>& from, int to, int W, int H, int collect = -1) {
     if (collect < 0) collect = to;
     auto t = Clock::now();
-    for (int turn = 0; turn < 4; ++turn) {
+    // One task per (level, turn), largest levels first. Each has its own image, input and
+    // workspace, and a P-Net of its own size and turn (passes turned by 0 and 180 degrees have
+    // levels of one size; keyed by turn, no two tasks that may run at once share a net).
+    struct Task {
+      int turn, level;
+    };
+    std::vector<Task> tasks;
+    const int pad = opt_.border_faces ? kBorderPad : 0;
+    for (int turn = 0; turn < 4; ++turn)
       if (tlevels_[turn].size() < size_t(to)) tlevels_[turn].resize(size_t(to));
-      for (int i = 0; i < to; ++i) {
+    for (int i = 0; i < to; ++i)
+      for (int turn = 0; turn < 4; ++turn) {
         Level& lv = tlevels_[turn][size_t(i)];
         lv.found.clear();
         if (from[size_t(turn)] < 0 || i < from[size_t(turn)]) {
           lv.net = nullptr;
           continue;
         }
-        const cv::Mat* src = &rgb_levels_[size_t(i)];
-        if (turn > 0) cv::rotate(*src, turned_, kTurnFlag[turn]), src = &turned_;
-        const int pad = opt_.border_faces ? kBorderPad : 0;
-        fillLevel(*src, lv, pad);
-        lv.net = &pnetFor(src->rows + 2 * pad, src->cols + 2 * pad, turn & 1);
+        const cv::Mat& src = rgb_levels_[size_t(i)];
+        const bool sideways = turn & 1;
+        lv.net = &pnetFor((sideways ? src.cols : src.rows) + 2 * pad, (sideways ? src.rows : src.cols) + 2 * pad, turn);
+        tasks.push_back({turn, i});
       }
-    }
     prof_.pyramid_ms += msSince(t);
     t = Clock::now();
-    auto runTurn = [&](int turn, Tensor (&scratch)[2]) {
+    const bool parallel = pool_.threads() > 1;
+    pool_.parallelFor(tasks.size(), [&](size_t k) {
+      const int turn = tasks[k].turn;
+      Level& lv = tlevels_[turn][size_t(tasks[k].level)];
+      const cv::Mat* src = &rgb_levels_[size_t(tasks[k].level)];
+      if (turn > 0) cv::rotate(*src, lv.image, kTurnFlag[turn]), src = &lv.image;
+      fillLevel(*src, lv, pad);
       const int w = turn & 1 ? H : W, h = turn & 1 ? W : H;  // the image's size in the turn's frame
-      for (int i = 0; i < to; ++i)
-        if (tlevels_[turn][size_t(i)].net) runLevel(tlevels_[turn][size_t(i)], w, h, scratch);
-    };
-    if (pool_.threads() > 1) {
-      // Two groups of passes, one per thread: {0, 180} and {90, 270}. The passes of a group share
-      // their P-Nets (same level sizes) and run one after the other; the groups never share one.
-      pool_.parallelFor(2, [&](size_t g) {
-        runTurn(int(g), group_scratch_[g]);
-        runTurn(int(g) + 2, group_scratch_[g]);
-      });
-    } else {
-      for (int turn = 0; turn < 4; ++turn) runTurn(turn, pnet_scratch_);
-    }
+      runLevel(lv, w, h, parallel ? lv.scratch : pnet_scratch_);
+    });
     std::vector<Candidate> out;
     for (int turn = 0; turn < 4; ++turn) {
       if (from[size_t(turn)] < 0) continue;
@@ -665,8 +667,8 @@ class MtcnnDetector final : public FaceDetector {
   // which doubled P-Net's cost when one network served every pyramid level. One P-Net per
   // level size (weights are 28 KB) keeps each operator on a single size. Their activations
   // share pnet_scratch_, so the cache costs XNNPACK's indirection buffers, not activations.
-  // `slot` keeps apart the nets of passes that may run at the same time (all_orientations with
-  // 2+ threads: square levels of the upright and the sideways passes have one size).
+  // `slot` keeps apart the nets of passes that may run at the same time (all_orientations: the
+  // turn, as the passes of two turns have levels of the same sizes).
   // The per-size cache within a budget: when the nets it holds were built for more than
   // kCachePixels input pixels in all (or 256 sizes), it starts again.
   void boundPnetCache() {
@@ -986,8 +988,7 @@ class MtcnnDetector final : public FaceDetector {
   // all_orientations
   std::array<std::vector<Level>, 4> tlevels_;  // per turn: the turned pyramid levels
   std::vector<cv::Mat> rgb_levels_;             // the upright pyramid (RGB)
-  Tensor group_scratch_[2][2];                 // P-Net workspaces of the two pass groups (2+ threads)
-  cv::Mat turned_, check_shrunk_, check_scratch_[2];
+  cv::Mat check_shrunk_, check_scratch_[2];
   Tensor rnet_input_;                           // R-Net inputs of the upright re-checks
 };
 
