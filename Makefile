@@ -67,7 +67,16 @@ fuzz-coverage:
 test-python:
 	@FACEKIT_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider python/tests
 
-bench: models
+# ONNX Runtime, make bench's peer for facekit's P-Net (bench/onnx: npm onnxruntime-node and onnx-proto,
+# exact versions and integrity hashes in the committed package-lock.json): npm ci, without install
+# scripts (onnxruntime-node's only fetches CUDA libraries; the CPU library is in the package). If it
+# cannot be installed, make bench goes on and its report says why the ONNX Runtime line is skipped.
+ORT_NODE := bench/onnx/node_modules/.package-lock.json
+$(ORT_NODE): bench/onnx/package.json bench/onnx/package-lock.json
+	@cd bench/onnx && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  || echo "[bench] npm ci in bench/onnx failed: the ONNX Runtime P-Net line will be skipped" >&2
+
+bench: models $(ORT_NODE)
 	@$(BUILD)/bench/facekit_bench_layers --benchmark_min_time=0.2
 	@$(BUILD)/bench/facekit_bench --benchmark_repetitions=3 --benchmark_min_time=0.3
 	@$(BUILD)/bench/facekit_bench_video
