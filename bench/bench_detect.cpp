@@ -25,6 +25,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -36,6 +37,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/objdetect.hpp>
+#include <nlohmann/json.hpp>
 
 #include "eval/plot.hpp"
 #include "bench_scene.hpp"
@@ -404,6 +406,169 @@ long maxRssKb(const std::vector<std::string>& args) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? kb : -1;
 }
 
+// ---- ONNX Runtime (npm onnxruntime-node 1.20.1, bench/onnx/) running the same P-Net ------------
+// bench/onnx/pnet_ort.mjs converts facekit's P-Net (models/mtcnn.safetensors) to ONNX
+// (out/bench/onnx/pnet.onnx), creates one session per level size (1 intra-op thread) and serves one
+// pass over the levels per "run" line. The levels are written here as float32 NCHW, normalised as
+// facekit normalises them, to a temporary folder. First a parity check: every output of every level
+// equals facekit FP32's within 1e-4, or the line says FAILED (and stderr too) with no timing. Then a
+// paired run (every contender once per round, order rotated): facekit FP32, int8, OpenCV DNN Caffe
+// and ORT; ORT's times are what node measures around inference only (process.hrtime, process
+// CPU time), not the pipe, node's start-up, the conversion or session creation. Skipped, saying
+// why, when node or bench/onnx/node_modules (make bench runs npm ci there) is missing.
+void writeOrtLine(std::ostream& md) {
+  namespace fs = std::filesystem;
+  const std::string dir = FACEKIT_BENCH_MODEL_DIR "/../bench/onnx";
+  auto skip = [&](const std::string& why) {
+    md << "\nONNX Runtime: skipped (" << why << ").\n";
+    std::printf("ONNX Runtime P-Net comparison skipped: %s\n", why.c_str());
+  };
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  bool node = false;
+  for (size_t b = 0; b <= path.size() && !node;) {
+    const size_t e = std::min(path.find(':', b), path.size());
+    node = e > b && access((path.substr(b, e - b) + "/node").c_str(), X_OK) == 0;
+    b = e + 1;
+  }
+  if (!node) return skip("node is not on PATH (Debian nodejs)");
+  if (!fs::exists(dir + "/node_modules/onnxruntime-node/package.json"))
+    return skip("npm onnxruntime-node is not installed in bench/onnx (make bench runs npm ci there)");
+
+  const auto levels = pyramid(640, 480);
+  char tmpl[] = "/tmp/facekit-ort-XXXXXX";
+  if (!mkdtemp(tmpl)) return skip("cannot create a temporary folder");
+  const std::string tmp = tmpl;
+  struct Cleanup { std::string d; ~Cleanup() { std::error_code ec; fs::remove_all(d, ec); } } cleanup{tmp};
+  {
+    std::ofstream list(tmp + "/levels.txt");
+    for (size_t k = 0; k < levels.size(); ++k) {
+      const cv::Mat& l = levels[k];
+      std::vector<float> nchw(size_t(3) * l.rows * l.cols);
+      for (int y = 0; y < l.rows; ++y)
+        for (int x = 0; x < l.cols; ++x)
+          for (int c = 0; c < 3; ++c)
+            nchw[(size_t(c) * l.rows + y) * l.cols + x] = (float(l.ptr<uint8_t>(y)[3 * x + c]) - 127.5f) * 0.0078125f;
+      const std::string f = "level-" + std::to_string(k) + ".f32";
+      std::ofstream(tmp + "/" + f, std::ios::binary).write(reinterpret_cast<const char*>(nchw.data()), std::streamsize(nchw.size() * sizeof(float)));
+      list << f << " " << l.rows << " " << l.cols << "\n";
+    }
+  }
+
+  // node with its stdin and stdout on pipes (stderr passes through).
+  int to[2], from[2];
+  if (pipe(to) != 0 || pipe(from) != 0) return skip("pipe() failed");
+  const std::string script = dir + "/pnet_ort.mjs", model = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
+  fs::create_directories("out/bench/onnx");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(to[0], 0), dup2(from[1], 1);
+    close(to[0]), close(to[1]), close(from[0]), close(from[1]);
+    execlp("node", "node", script.c_str(), "--model", model.c_str(), "--onnx", "out/bench/onnx/pnet.onnx", "--levels", tmp.c_str(), "--serve",
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(to[0]), close(from[1]);
+  std::signal(SIGPIPE, SIG_IGN);  // node gone: write() fails instead of killing the bench
+  FILE* in = fdopen(from[0], "r");
+  auto ask = [&](const std::string& cmd) {
+    const std::string l = cmd + "\n";
+    if (write(to[1], l.data(), l.size()) != ssize_t(l.size())) return std::string();
+    char* buf = nullptr;
+    size_t cap = 0;
+    const ssize_t n = getline(&buf, &cap, in);
+    std::string reply = n > 0 ? std::string(buf, size_t(n)) : std::string();
+    free(buf);
+    while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+    return reply;
+  };
+  auto finish = [&] {
+    const std::string summary = ask("quit");
+    close(to[1]), fclose(in);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return summary;
+  };
+
+  // Parity: every output of every level, ORT (NCHW) against facekit FP32 (NHWC).
+  double worst = -1;
+  if (ask("dump " + tmp) == "ok") {
+    const auto file = facekit::engine::ModelFile::load(model);
+    worst = 0;
+    for (size_t k = 0; k < levels.size() && worst >= 0; ++k) {
+      auto net = facekit::mtcnn::buildNets(file, facekit::engine::Backend::kFast).pnet;
+      facekit::engine::Tensor scratch[2];
+      const auto& out = net.forward(normalized(levels[k]), nullptr, scratch);
+      const auto s = out.shape();
+      std::vector<float> ort(out.numel());
+      std::ifstream f(tmp + "/out-" + std::to_string(k) + ".f32", std::ios::binary);
+      if (!f.read(reinterpret_cast<char*>(ort.data()), std::streamsize(ort.size() * sizeof(float))) || f.peek() != EOF) {
+        worst = -1;
+        break;
+      }
+      for (int y = 0; y < s.h; ++y)
+        for (int x = 0; x < s.w; ++x)
+          for (int c = 0; c < s.c; ++c)
+            worst = std::max(worst, double(std::abs(out.at(0, y, x, c) - ort[(size_t(c) * s.h + y) * s.w + x])));
+    }
+  }
+  if (worst < 0 || worst > 1e-4) {
+    finish();
+    const std::string what = worst < 0 ? "node's outputs missing or of the wrong size (see stderr)" : "max |ORT - facekit FP32| = " + std::to_string(worst);
+    md << "\nONNX Runtime P-Net: parity check FAILED (" << what << "), no timing.\n";
+    std::fprintf(stderr, "\n*** ONNX Runtime P-Net parity check FAILED: %s ***\n\n", what.c_str());
+    return;
+  }
+
+  constexpr int kRounds = 41;
+  auto p32 = pnetContender(0, levels), p8 = pnetContender(1, levels);
+  std::unique_ptr<PNetContender> pc;
+  float best32 = 0, best8 = 0, bestc = -1;
+  double best_ort = -1;
+  std::vector<double> ort_ms, ort_cpu;
+  std::vector<std::pair<std::string, std::function<void()>>> c = {{"FP32", [&] { best32 = p32->run(); }}, {"int8", [&] { best8 = p8->run(); }}};
+  if (haveCaffe()) pc = pnetContender(2, levels), c.push_back({"Caffe", [&] { bestc = pc->run(); }});
+  c.push_back({"ORT", [&] {
+                 double w = -1, cpu = -1;
+                 std::sscanf(ask("run").c_str(), "%lf %lf %lf", &w, &cpu, &best_ort);
+                 ort_ms.push_back(w), ort_cpu.push_back(cpu);
+               }});
+  std::string load = "unknown";
+  std::ifstream("/proc/loadavg") >> load;
+  Paired p = pairedRun(c, kRounds);
+  const size_t o = c.size() - 1;
+  p.ms[o].assign(ort_ms.begin() + 1, ort_ms.end()), p.cpu_ms[o].assign(ort_cpu.begin() + 1, ort_cpu.end());  // node's own times, warm-up dropped
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(finish());
+  } catch (const std::exception&) {
+  }
+  const std::string version = j.value("ort_version", std::string("?"));
+  const bool ok = ort_ms.size() == size_t(kRounds) + 1 && *std::min_element(ort_ms.begin(), ort_ms.end()) > 0;
+  if (!ok) {
+    md << "\nONNX Runtime P-Net: node stopped answering (see stderr), no timing.\n";
+    std::fprintf(stderr, "\n*** ONNX Runtime P-Net: node stopped answering ***\n\n");
+    return;
+  }
+  char b[64];
+  auto f2 = [&](double v) { std::snprintf(b, sizeof b, "%.2f", v); return std::string(b); };
+  for (bool cpu : {false, true}) {
+    md << "\nONNX Runtime " << version << " (CPU, 1 thread) running the same P-Net: " << f2(p.median(o, cpu)) << " ms; / facekit int8 "
+       << f2(p.ratio(1, o, cpu)) << "x, / facekit FP32 " << f2(p.ratio(0, o, cpu)) << "x";
+    if (pc) md << ", OpenCV DNN / ORT " << f2(p.ratio(o, 2, cpu)) << "x";
+    md << " (" << (cpu ? "CPU time: the C++ contenders' thread CPU time, node's process CPU time" : "wall-clock") << ", paired run of "
+       << kRounds << " rounds over the same " << levels.size() << " levels: facekit FP32 " << f2(p.median(0, cpu)) << " ms, int8 " << f2(p.median(1, cpu))
+       << " ms" << (pc ? ", OpenCV DNN Caffe " + f2(p.median(2, cpu)) + " ms" : std::string()) << ").";
+  }
+  md << " Best face probability: ORT " << best_ort << ", facekit FP32 " << best32 << ", int8 " << best8;
+  if (pc) md << ", OpenCV DNN " << bestc;
+  md << ". Parity: max |ORT - facekit FP32| over every output of the " << levels.size() << " levels " << worst
+     << " (<= 1e-4). Peak RSS of the node process (ONNX Runtime, " << levels.size() << " sessions, the levels): "
+     << f2(j.value("max_rss_mib", -1.0)) << " MiB (node alone before loading ONNX Runtime: " << f2(j.value("rss_node_mib", -1.0))
+     << " MiB). Model: facekit's P-Net converted by bench/onnx/pnet_onnx.mjs (heads fused, raw logits, as facekit runs it); "
+        "node's start-up, the conversion and session creation ("
+     << f2(j.value("session_ms", -1.0)) << " ms) are not timed. Load average " << load << " at the start of the rounds.\n";
+}
+
 void writeReport(const Collector& c) {
   std::filesystem::create_directories("out/bench");
   std::ofstream md("out/bench/bench.md");
@@ -502,6 +667,7 @@ void writeReport(const Collector& c) {
            << ": facekit FP32 " << cell2(p.median(0, cpu)) << ", int8 " << cell2(p.median(1, cpu)) << ", OpenCV DNN Caffe " << cell2(p.median(2, cpu))
            << "; OpenCV DNN / facekit int8 " << p.ratio(1, 2, cpu) << "x (target >= 3), / facekit FP32 " << p.ratio(0, 2, cpu) << "x.\n";
     }
+    writeOrtLine(md);  // ONNX Runtime running the same P-Net, paired with the three above
   }
 
   // Per-face landmarks: crop + model, 1 thread, the same face (astronaut photo).
