@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
+#include <set>
 
 #include "facekit/error.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
@@ -229,5 +231,88 @@ TEST(MtcnnTrainRun, FinetuneWritesLogAndALoadableModel) {
       << readText(dir + "/detect.txt");
   const auto faces = nlohmann::json::parse(readText(dir + "/faces.json"));
   EXPECT_FALSE(faces.dump().find("score") == std::string::npos) << faces.dump();
+  fs::remove_all(dir);
+}
+
+// CI-sized, R-Net then O-Net from the shipped weights on 3 training images (no validation):
+// stages.rnet.train_layers leaves every other R-Net tensor exactly as shipped; data.sample_cache
+// keeps each stage's samples under a key that the next run with the same data and mining nets
+// finds; --resume from R-Net's checkpoint skips what was done and ends with the same model bit
+// for bit, and --resume from O-Net's checkpoint with one epoch more trains only that epoch.
+TEST(MtcnnTrainRun, TrainLayersSampleCacheAndResume) {
+  FACEKIT_REQUIRE_SHARED();
+  if (!fs::exists(kShipped)) GTEST_SKIP() << kShipped << " missing (make models)";
+  const std::string dir = tempDir("resume"), src = FACEKIT_TEST_SOURCE_DIR, data = test::sharedDir() + "/data";
+  auto run = [&](const std::string& work, const std::string& extra) {
+    const std::string cmd = std::string(FACEKIT_TEST_CLI) + " train --config " + src + "/configs/mtcnn-finetune.json --finetune " + kShipped +
+                            " --work-dir " + work + extra + " --cfg-options train.stages=[\\\"rnet\\\",\\\"onet\\\"] data.train.max_images=3" +
+                            " eval.enabled=false stages.rnet.train_layers=[\\\"fc5_1\\\"] data.sample_cache=" + dir + "/cache" +
+                            " data.train.images=" + data + "/widerface-train-subset/images data.train.annotations=" + data +
+                            "/widerface-train-subset/wider_face_train_bbx_gt.subset.txt data.landmark_model=" + kShipped +
+                            (extra.find("onet_latest") != std::string::npos ? " train.max_epochs=2" : " train.max_epochs=1") + " > " + dir +
+                            "/out.txt 2>&1";
+    return sh(cmd);
+  };
+  auto logOf = [&](const std::string& work) {
+    std::vector<nlohmann::json> lines;
+    std::vector<fs::path> logs;
+    for (const auto& e : fs::directory_iterator(work))
+      if (e.path().string().size() > 9 && e.path().string().substr(e.path().string().size() - 9) == ".log.json") logs.push_back(e.path());
+    std::sort(logs.begin(), logs.end());
+    if (logs.empty()) return lines;
+    std::ifstream in(logs.back());
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  };
+  ASSERT_EQ(run(dir + "/a", ""), 0) << readText(dir + "/out.txt");
+  const auto shipped = engine::ModelFile::load(kShipped), a = engine::ModelFile::load(dir + "/a/mtcnn.safetensors");
+  int changed = 0;
+  for (const auto& [name, t] : shipped.tensors()) {
+    const bool frozen = (name.rfind("rnet.", 0) == 0 && name.rfind("rnet.fc5_1.", 0) != 0) || name.rfind("pnet.", 0) == 0;
+    if (frozen) {
+      EXPECT_EQ(a.tensors().at(name).data, t.data) << name << " was not trained";
+    }
+    changed += a.tensors().at(name).data != t.data;
+  }
+  EXPECT_NE(a.tensors().at("rnet.fc5_1.weight").data, shipped.tensors().at("rnet.fc5_1.weight").data);
+  EXPECT_GT(changed, 10);  // fc5_1 and O-Net's tensors
+  for (const auto& j : logOf(dir + "/a"))
+    if (j["mode"] == "samples") {
+      EXPECT_FALSE(j.at("cached").get<bool>()) << j.dump();
+    }
+
+  // Resumed from R-Net's last checkpoint (epoch 1 of 1): no R-Net training, samples from the
+  // cache, the same model.
+  ASSERT_EQ(run(dir + "/b", " --resume " + dir + "/a/rnet_latest.pt"), 0) << readText(dir + "/out.txt");
+  std::map<std::string, int> trained, cached;
+  int resumes = 0;
+  for (const auto& j : logOf(dir + "/b")) {
+    if (j["mode"] == "train") trained[j.at("stage").get<std::string>()]++;
+    if (j["mode"] == "samples") cached[j.at("stage").get<std::string>()] += j.at("cached").get<bool>();
+    resumes += j["mode"] == "resume";
+  }
+  EXPECT_EQ(resumes, 1);
+  EXPECT_EQ(trained["rnet"], 0);
+  EXPECT_GE(trained["onet"], 1);
+  EXPECT_EQ(cached["rnet"], 1);
+  EXPECT_EQ(cached["onet"], 1);
+  const auto b = engine::ModelFile::load(dir + "/b/mtcnn.safetensors");
+  for (const auto& [name, t] : a.tensors()) EXPECT_EQ(b.tensors().at(name).data, t.data) << name;
+
+  // Resumed from O-Net's checkpoint with max_epochs 2: only O-Net's epoch 2 is trained.
+  ASSERT_EQ(run(dir + "/a", " --resume " + dir + "/a/onet_latest.pt"), 0) << readText(dir + "/out.txt");
+  std::set<int> onet_epochs;
+  int rnet_lines = 0;
+  for (const auto& j : logOf(dir + "/a")) {
+    if (j["mode"] == "train" && j["stage"] == "onet") onet_epochs.insert(j.at("epoch").get<int>());
+    rnet_lines += j.value("stage", "") == "rnet";
+  }
+  EXPECT_EQ(onet_epochs, std::set<int>{2});
+  EXPECT_EQ(rnet_lines, 0);
+  // A checkpoint of a stage the run does not train is refused.
+  EXPECT_NE(sh(std::string(FACEKIT_TEST_CLI) + " train --config " + src + "/configs/mtcnn-finetune.json --work-dir " + dir +
+               "/c --resume " + dir + "/a/rnet_latest.pt --cfg-options train.stages=[\\\"onet\\\"] > " + dir + "/out.txt 2>&1"),
+            0);
+  EXPECT_NE(readText(dir + "/out.txt").find("does not train"), std::string::npos) << readText(dir + "/out.txt");
   fs::remove_all(dir);
 }

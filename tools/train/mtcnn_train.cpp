@@ -1,6 +1,10 @@
 #include "mtcnn_train.hpp"
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -156,10 +160,151 @@ void saveModel(engine::ModelFile& m, const fs::path& path, const std::string& tr
   std::cerr << "facekit-train: wrote " << path.string() << "\n";
 }
 
+// FNV-1a, 64 bits: the sample cache's key (not cryptographic: it tells runs apart, nothing more).
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+// Everything that decides a stage's samples: the sampling keys, the seed, the training images
+// with their faces and 5 points, and the weights of the nets that mine them (those before it).
+std::string sampleKey(const Json& cfg, const std::string& stage, const engine::ModelFile& model, const std::vector<TrainImage>& images) {
+  const Json k = {{"format", 1},
+                  {"stage", stage},
+                  {"seed", at(cfg, "seed")},
+                  {"min_face", at(cfg, "data.min_face_px")},
+                  {"mining", at(cfg, "mining")},
+                  {"sampling", at(cfg, "stages." + stage + ".sampling")},
+                  {"max_samples", at(cfg, "stages." + stage + ".max_samples")}};
+  const std::string ks = k.dump();
+  uint64_t h = fnv1a(ks.data(), ks.size());
+  for (const TrainImage& im : images) {
+    h = fnv1a(im.path.data(), im.path.size(), h);
+    for (const Box& b : im.all) h = fnv1a(&b, sizeof b, h);
+    for (const Box& b : im.faces) h = fnv1a(&b, sizeof b, h);
+    for (const auto& p : im.points)
+      if (p) h = fnv1a(p->data(), sizeof(*p), h);
+  }
+  for (const auto& [name, t] : model.tensors())
+    if ((stage != "pnet" && name.rfind("pnet.", 0) == 0) || (stage == "onet" && name.rfind("rnet.", 0) == 0)) {
+      h = fnv1a(name.data(), name.size(), h);
+      h = fnv1a(t.data.data(), t.data.size() * sizeof(float), h);
+    }
+  std::ostringstream os;
+  os << stage << "_" << std::hex << std::setw(16) << std::setfill('0') << h << ".samples";
+  return os.str();
+}
+
+// A stage's samples (and its mining counts) in one raw file; the key is in the name.
+constexpr char kSampleMagic[8] = {'F', 'K', 'M', 'T', 'C', 'N', 'N', '1'};
+void saveSamples(const fs::path& path, const SampleSet& s, size_t mined, size_t proposals) {
+  writeAtomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    const uint64_t head[4] = {uint64_t(s.size), uint64_t(s.count()), uint64_t(mined), uint64_t(proposals)};
+    out.write(kSampleMagic, 8);
+    out.write(reinterpret_cast<const char*>(head), sizeof head);
+    out.write(reinterpret_cast<const char*>(s.pixels.data()), std::streamsize(s.pixels.size()));
+    out.write(reinterpret_cast<const char*>(s.kind.data()), std::streamsize(s.kind.size()));
+    out.write(reinterpret_cast<const char*>(s.box.data()), std::streamsize(s.box.size() * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(s.points.data()), std::streamsize(s.points.size() * sizeof(float)));
+    if (!out.flush()) throw Error(Error::Code::kIoError, path.string() + ": cannot write the sample cache");
+  });
+}
+bool loadSamples(const fs::path& path, SampleSet& s, size_t& mined, size_t& proposals) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8];
+  uint64_t head[4];
+  if (!in.read(magic, 8) || std::memcmp(magic, kSampleMagic, 8) != 0 || !in.read(reinterpret_cast<char*>(head), sizeof head)) return false;
+  const size_t n = head[1], per = size_t(head[0]) * head[0] * 3;
+  if (head[0] != uint64_t(s.size) || fs::file_size(path) != 8 + sizeof head + n * (per + 1 + 14 * sizeof(float))) return false;
+  s.pixels.resize(n * per), s.kind.resize(n), s.box.resize(4 * n), s.points.resize(10 * n);
+  in.read(reinterpret_cast<char*>(s.pixels.data()), std::streamsize(s.pixels.size()));
+  in.read(reinterpret_cast<char*>(s.kind.data()), std::streamsize(n));
+  in.read(reinterpret_cast<char*>(s.box.data()), std::streamsize(4 * n * sizeof(float)));
+  in.read(reinterpret_cast<char*>(s.points.data()), std::streamsize(10 * n * sizeof(float)));
+  mined = head[2], proposals = head[3];
+  return bool(in);
+}
+
+// The parameters a stage trains: those of the layers named in `layers` (conv1, prelu1, fc5_1 ...),
+// or all of them when it is empty. The others keep the weights the stage started from.
+std::vector<torch::Tensor> trainableParameters(MtcnnNet& net, const std::vector<std::string>& layers, const std::string& stage) {
+  std::vector<torch::Tensor> out;
+  std::set<std::string> seen;
+  for (auto& item : net->named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& p = item.value();
+    const std::string layer = name.substr(0, name.find('.'));
+    const bool train = layers.empty() || std::find(layers.begin(), layers.end(), layer) != layers.end();
+    p.set_requires_grad(train);
+    if (train) out.push_back(p), seen.insert(layer);
+  }
+  for (const auto& l : layers)
+    if (!seen.count(l)) throw Error(Error::Code::kInvalidArgument, "config: stages." + stage + ".train_layers: " + stage + " has no layer '" + l + "'");
+  return out;
+}
+
+// <stage>_latest.pt: the net and the optimizer after `epoch` epochs of `stage`, and the model
+// file as it stood when the stage began (its earlier nets, its starting weights), so --resume
+// rebuilds the same samples and continues where the run stopped.
+const std::array<std::string, 3> kStageOrder = {"pnet", "rnet", "onet"};
+void saveStageCheckpoint(const fs::path& path, MtcnnNet& net, torch::optim::Optimizer& opt, int epoch, const std::string& stage,
+                         const std::string& start_model) {
+  writeAtomically(path, [&](const std::string& tmp) {
+    torch::serialize::OutputArchive ar, model_ar, opt_ar;
+    net->save(model_ar);
+    opt.save(opt_ar);
+    ar.write("model", model_ar);
+    ar.write("optimizer", opt_ar);
+    ar.write("epoch", torch::tensor(int64_t(epoch)));
+    ar.write("stage", torch::tensor(int64_t(std::find(kStageOrder.begin(), kStageOrder.end(), stage) - kStageOrder.begin())));
+    auto bytes = torch::empty({int64_t(start_model.size())}, torch::kUInt8);
+    std::memcpy(bytes.data_ptr<uint8_t>(), start_model.data(), start_model.size());
+    ar.write("start_model", bytes);
+    ar.save_to(tmp);
+  });
+}
+
+struct StageCheckpoint {
+  std::string stage;
+  int epoch = 0;
+  engine::ModelFile start_model;
+};
+// Reads the checkpoint's stage, epoch and starting model; with `net` and `opt`, their states too.
+StageCheckpoint loadStageCheckpoint(const std::string& path, MtcnnNet* net = nullptr, torch::optim::Optimizer* opt = nullptr) {
+  if (!fs::exists(path)) throw Error(Error::Code::kIoError, path + ": no such checkpoint");
+  StageCheckpoint c;
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(path);
+    torch::Tensor stage, epoch, bytes;  // each its own: read() will not resize a tensor it filled
+    ar.read("stage", stage);
+    const int64_t s = stage.item<int64_t>();
+    if (s < 0 || s > 2) throw Error(Error::Code::kBadModel, path + ": not an MTCNN stage checkpoint");
+    c.stage = kStageOrder[size_t(s)];
+    ar.read("epoch", epoch);
+    c.epoch = int(epoch.item<int64_t>());
+    ar.read("start_model", bytes);
+    c.start_model = engine::ModelFile::parse(std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), size_t(bytes.numel())), path);
+    if (net) {
+      torch::serialize::InputArchive model_ar, opt_ar;
+      ar.read("model", model_ar);
+      (*net)->load(model_ar);
+      ar.read("optimizer", opt_ar);
+      opt->load(opt_ar);
+    }
+  } catch (const c10::Error& e) {
+    throw Error(Error::Code::kBadModel, path + ": not an MTCNN stage checkpoint of facekit-train (" +
+                                            std::string(e.what_without_backtrace()).substr(0, 120) + ")");
+  }
+  return c;
+}
+
 }  // namespace
 
 int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<std::string>& overrides, const std::string& work_dir,
-             const std::string& finetune) {
+             const std::string& finetune, const std::string& resume) {
   const int seed = get<int>(cfg, "seed"), threads = get<int>(cfg, "train.threads");
   torch::manual_seed(uint64_t(seed));
   torch::set_num_threads(threads);
@@ -179,6 +324,18 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
   fs::create_directories(work_dir);
   RunLog log(work_dir);
   engine::ModelFile model = finetune.empty() ? freshMtcnnModel(uint64_t(seed)) : engine::ModelFile::load(finetune);
+  // --resume: the stages before the checkpoint's are done (their nets are in its starting
+  // model); its stage continues after the checkpoint's epoch, the later ones run as usual.
+  StageCheckpoint resumed;
+  if (!resume.empty()) {
+    resumed = loadStageCheckpoint(resume);
+    if (std::find(stages.begin(), stages.end(), resumed.stage) == stages.end())
+      throw Error(Error::Code::kInvalidArgument, resume + ": a checkpoint of " + resumed.stage + ", which train.stages does not train");
+    if (resumed.epoch > epochs)
+      throw Error(Error::Code::kInvalidArgument, resume + ": " + resumed.stage + " was at epoch " + std::to_string(resumed.epoch) + " of train.max_epochs " +
+                                                     std::to_string(epochs));
+    model = resumed.start_model;
+  }
   mtcnn::buildNets(model, engine::Backend::kReference);  // a clear error now if --finetune is not an MTCNN file
 
   const auto t_data = Clock::now();
@@ -199,16 +356,19 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
   }
   std::cerr << "facekit-train: " << images.size() << " training images, " << faces << " faces of >= " << min_face << " px (" << with_points
             << " with 5 points), " << val.images.size() << " validation images, " << std::setprecision(3) << secondsSince(t_data) << " s\n";
-  log.line({{"mode", "meta"}, {"task", "mtcnn"}, {"config", cfg}, {"config_file", config_path}, {"overrides", overrides}, {"finetune", finetune},
+  log.line({{"mode", "meta"}, {"task", "mtcnn"}, {"config", cfg}, {"config_file", config_path}, {"overrides", overrides}, {"finetune", finetune}, {"resume", resume},
             {"train_images", images.size()}, {"train_faces", faces}, {"faces_with_points", with_points}, {"point_model", point_model},
             {"val_images", val.images.size()}, {"torch", TORCH_VERSION}, {"threads", threads}});
-  if (want_val && !finetune.empty() && get<bool>(cfg, "eval.start")) log.line(evaluateModel(finetune, val, cfg, "start"));
+  if (want_val && !finetune.empty() && resume.empty() && get<bool>(cfg, "eval.start")) log.line(evaluateModel(finetune, val, cfg, "start"));
 
   const std::array<std::string, 3> net_names = {"pnet", "rnet", "onet"};
   const double lr = get<double>(cfg, "optimizer.lr"), momentum = get<double>(cfg, "optimizer.momentum"), wd = get<double>(cfg, "optimizer.weight_decay");
   const double warmup = get<double>(cfg, "schedule.warmup_epochs"), min_lr = get<double>(cfg, "schedule.min_lr"), ohem = get<double>(cfg, "loss.ohem_keep");
   for (const std::string& stage : stages) {
+    if (!resume.empty() && std::find(stages.begin(), stages.end(), stage) < std::find(stages.begin(), stages.end(), resumed.stage)) continue;
+    const bool resuming = !resume.empty() && stage == resumed.stage;
     const auto t_stage = Clock::now();
+    const std::string start_model = model.serialize();
     const Json& scfg = at(cfg, "stages." + stage);
     const auto wv = get<std::vector<double>>(scfg, "loss_weights");
     if (wv.size() != 3) throw Error(Error::Code::kInvalidArgument, "config: stages." + stage + ".loss_weights needs 3 values (cls, box, landmark)");
@@ -222,7 +382,13 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
     std::unique_ptr<FaceDetector> miner;
     std::mt19937_64 rng(uint64_t(seed) * 7919u + uint64_t(samples.size));
     size_t mined = 0, proposals = 0;
-    for (size_t i = 0; i < images.size(); ++i) {
+    // data.sample_cache: a folder where a stage's samples are kept under a key of everything
+    // that decides them (sampleKey), so a run with the same data and mining nets skips mining.
+    const std::string cache_dir = get<std::string>(cfg, "data.sample_cache");
+    const fs::path cache_file = cache_dir.empty() ? fs::path() : fs::path(cache_dir) / sampleKey(cfg, stage, model, images);
+    const bool cached = !cache_dir.empty() && fs::exists(cache_file) && loadSamples(cache_file, samples, mined, proposals);
+    if (cached) std::cerr << "facekit-train: " << stage << " samples from the cache " << cache_file.string() << "\n";
+    for (size_t i = 0; i < images.size() && !cached; ++i) {
       if (stage != "pnet" && i % kDetectorReuse == 0)
         miner = makeMiner(model, stage == "rnet" ? "pnet" : "rnet", (fs::path(work_dir) / "mining.safetensors").string(),
                           float(get<double>(cfg, "mining.pnet_threshold")), float(get<double>(cfg, "mining.rnet_threshold")), get<int>(cfg, "mining.min_face"));
@@ -240,23 +406,34 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
     fs::remove(fs::path(work_dir) / "mining.safetensors");
     // A random subset when the stage's max_samples caps it (O-Net's 48 px samples cost ~20x
     // P-Net's to train: the cap is what makes a stage fit a time budget).
-    if (const int cap = get<int>(scfg, "max_samples"); cap > 0 && samples.count() > size_t(cap)) samples = subsample(samples, size_t(cap), rng);
+    if (const int cap = get<int>(scfg, "max_samples"); !cached && cap > 0 && samples.count() > size_t(cap)) samples = subsample(samples, size_t(cap), rng);
+    if (!cache_dir.empty() && !cached) {
+      fs::create_directories(cache_dir);
+      saveSamples(cache_file, samples, mined, proposals);
+    }
     if (samples.count() == 0) throw Error(Error::Code::kInvalidArgument, stage + ": no training samples (no faces, or images too small?)");
     log.line({{"mode", "samples"}, {"stage", stage}, {"size", samples.size}, {"total", samples.count()}, {"positive", samples.count(kPositive)},
               {"part", samples.count(kPart)}, {"negative", samples.count(kNegative)}, {"landmark", samples.count(kLandmark)},
-              {"mined", mined}, {"proposals", proposals}, {"time", round4(secondsSince(t_stage))}});
+              {"mined", mined}, {"proposals", proposals}, {"cached", cached}, {"time", round4(secondsSince(t_stage))}});
     std::cerr << "facekit-train: " << stage << ": " << samples.count(kPositive) << " positive, " << samples.count(kPart) << " part, "
               << samples.count(kNegative) << " negative, " << samples.count(kLandmark) << " landmark samples (" << mined << " mined from "
               << proposals << " proposals of the previous stage)\n";
 
     net->importFrom(model);  // the shipped (--finetune) or the freshly initialised weights
-    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
+    const auto train_layers = get<std::vector<std::string>>(scfg, "train_layers");
+    torch::optim::SGD opt(trainableParameters(net, train_layers, stage), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
     const size_t bsz = std::min(size_t(batch), samples.count()), per_epoch = std::max<size_t>(1, samples.count() / bsz);
+    int first_epoch = 1;
+    if (resuming) {
+      first_epoch = loadStageCheckpoint(resume, &net, &opt).epoch + 1;
+      log.line({{"mode", "resume"}, {"stage", stage}, {"checkpoint", resume}, {"epoch", first_epoch - 1}});
+      std::cerr << "facekit-train: " << stage << " resumed from " << resume << " after epoch " << first_epoch - 1 << "\n";
+    }
     TrainProgress progress(epochs, int(per_epoch), stage);
     const auto t_train = Clock::now();
     size_t done = 0;
-    const size_t total = per_epoch * size_t(epochs);
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    const size_t total = per_epoch * size_t(epochs - first_epoch + 1);
+    for (int epoch = first_epoch; epoch <= epochs; ++epoch) {
       net->train();
       std::vector<size_t> order(samples.count());
       std::iota(order.begin(), order.end(), 0);
@@ -285,7 +462,7 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
         progress.update(epoch, int(it + 1), l.total.item<double>(), cur_lr, secondsSince(t_train) / double(done), int(total - done));
       }
       // The stage's weights after each epoch (torch archive), written atomically.
-      writeAtomically(fs::path(work_dir) / (stage + "_latest.pt"), [&](const std::string& tmp) { torch::save(net, tmp); });
+      saveStageCheckpoint(fs::path(work_dir) / (stage + "_latest.pt"), net, opt, epoch, stage, start_model);
     }
 
     // One file with all three nets: this stage's, the others from --finetune or earlier stages.

@@ -193,7 +193,7 @@ int run(int argc, char** argv) {
   app.add_option("--work-dir", work_dir, "output folder: log, checkpoints, exported model")->required();
   app.add_option("--cfg-options", overrides, "overrides KEY=VALUE, e.g. train.max_epochs=2")->expected(1, -1);
   app.add_option("--finetune", finetune, "start from this exported facekit model (landmark106: batch norms frozen; mtcnn: the file detect --model loads)");
-  app.add_option("--resume", resume, "continue from a checkpoint (DIR/latest.pt)");
+  app.add_option("--resume", resume, "continue from a checkpoint (DIR/latest.pt; mtcnn: DIR/<stage>_latest.pt)");
   int dump_examples = 0;
   std::string export_checkpoint;
   app.add_option("--export-checkpoint", export_checkpoint, "export this checkpoint to DIR/<model.name>.safetensors, then stop (same config and data)");
@@ -208,9 +208,9 @@ int run(int argc, char** argv) {
   applyOverrides(cfg, overrides);
   const std::string task = get<std::string>(cfg, "task");
   if (task == "mtcnn") {
-    if (!resume.empty() || !export_checkpoint.empty() || dump_examples > 0)
-      throw Error(Error::Code::kInvalidArgument, "--resume, --export-checkpoint and --dump-examples are for landmark106; MTCNN runs restart per stage");
-    return runMtcnn(cfg, config_path, overrides, work_dir, finetune);
+    if (!export_checkpoint.empty() || dump_examples > 0)
+      throw Error(Error::Code::kInvalidArgument, "--export-checkpoint and --dump-examples are for landmark106");
+    return runMtcnn(cfg, config_path, overrides, work_dir, finetune, resume);
   }
   if (task != "landmark106") throw Error(Error::Code::kInvalidArgument, "config: task '" + task + "' is not known (landmark106, mtcnn)");
   const int seed = get<int>(cfg, "seed"), threads = get<int>(cfg, "train.threads");
