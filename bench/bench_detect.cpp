@@ -422,6 +422,7 @@ void writeOrtLine(std::ostream& md) {
   auto skip = [&](const std::string& why) {
     md << "\nONNX Runtime: skipped (" << why << ").\n";
     std::printf("ONNX Runtime P-Net comparison skipped: %s\n", why.c_str());
+    std::fflush(stdout);  // before any fork(), or the children write it again
   };
   const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
   bool node = false;
@@ -459,6 +460,7 @@ void writeOrtLine(std::ostream& md) {
   if (pipe(to) != 0 || pipe(from) != 0) return skip("pipe() failed");
   const std::string script = dir + "/pnet_ort.mjs", model = FACEKIT_BENCH_MODEL_DIR "/mtcnn.safetensors";
   fs::create_directories("out/bench/onnx");
+  std::fflush(stdout);
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(to[0], 0), dup2(from[1], 1);
