@@ -13,7 +13,8 @@
 //   run        one pass over all levels -> "wall_ms cpu_ms best_face_prob"
 //   dump DIR2  writes each level's output (float32 NCHW [1,6,H',W']) to DIR2/out-K.f32 -> "ok"
 //   quit (or end of input) -> the JSON line, then exits.
-// The JSON: ort_version, levels, rounds, wall_ms / cpu_ms (medians per pass; CPU = process.cpuUsage,
+// The JSON: ort_version, levels, rounds, wall_ms / cpu_ms (medians per pass, in --serve mode over every
+// "run", the caller's warm-up included: make bench uses the per-run answers; CPU = process.cpuUsage,
 // user + system of the whole process), best_face_prob (max over the levels of the softmax of the two
 // logits, as facekit computes it), rss_node_mib (before loading ONNX Runtime), max_rss_mib
 // (process.resourceUsage().maxRSS: peak of the whole node process), session_ms (creation, untimed).
