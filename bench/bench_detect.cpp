@@ -210,6 +210,13 @@ struct Paired {
   }
 };
 
+// The 1-minute load average (/proc/loadavg), printed next to figures that need idle cores.
+std::string loadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string one;
+  return f >> one ? one : std::string("unknown");
+}
+
 double threadCpuMs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -659,6 +666,24 @@ void writeReport(const Collector& c) {
       md << "; FP32 / int8 " << d.ratio(1, 0, cpu) << "x";
       if (d.names.size() > 2) md << ", YuNet / facekit FP32 " << d.ratio(0, 2, cpu) << "x, YuNet / facekit int8 " << d.ratio(1, 2, cpu) << "x (target >= 2.0)";
       md << ".\n";
+    }
+    // Thread scaling: the same detection with 1 and 2 threads, alternating (wall-clock: the
+    // calling thread's CPU time leaves out the second thread's work).
+    {
+      std::vector<std::unique_ptr<facekit::FaceDetector>> dets;
+      for (auto precision : {facekit::ComputePrecision::kFp32, facekit::ComputePrecision::kInt8})
+        for (int threads : {1, 2}) {
+          o.precision = precision, o.num_threads = threads;
+          dets.push_back(facekit::FaceDetector::create(o));
+        }
+      std::vector<std::pair<std::string, std::function<void()>>> ct;
+      for (size_t i = 0; i < dets.size(); ++i) ct.push_back({std::to_string(i), [&, i] { dets[i]->detect(viewOf(img)); }});
+      const Paired t = pairedRun(ct, kRounds);
+      md << "\nPaired run, 640x480, min face 20, " << kRounds << " rounds, wall-clock, load average " << loadAverage()
+         << " at the start: FP32 1 thread " << cell2(t.median(0)) << ", 2 threads " << cell2(t.median(1)) << " (" << t.ratio(1, 0)
+         << "x); int8 1 thread " << cell2(t.median(2)) << ", 2 threads " << cell2(t.median(3)) << " (" << t.ratio(3, 2)
+         << "x); target >= 1.8x. Only meaningful when no other process holds a core (see the README).\n";
+      o.num_threads = 1;
     }
     if (haveCaffe()) {
       const auto levels = pyramid(640, 480);

@@ -183,7 +183,9 @@ struct DetectorOptions {
   ComputePrecision precision = ComputePrecision::kFp32;  // kInt8: see ComputePrecision (the backend then applies to the FP32 nets)
 };
 
-// Timings of the last detect() call, milliseconds.
+// Timings of the last detect() call, milliseconds (wall-clock on the calling thread). With
+// num_threads > 1 the pyramid levels after the first are built while P-Net runs on the first:
+// that time is then part of pnet_ms, and pyramid_ms covers the first level only.
 struct DetectorProfile {
   double pyramid_ms = 0, pnet_ms = 0, rnet_ms = 0, onet_ms = 0, total_ms = 0;
   int pnet_candidates = 0, rnet_candidates = 0;

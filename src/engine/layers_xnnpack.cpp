@@ -15,6 +15,7 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 void check(xnn_status s, const char* what) {
+  if (s == xnn_status_out_of_memory) throw Error(Error::Code::kInternal, std::string("out of memory (XNNPACK ") + what + ")");
   if (s != xnn_status_success)
     throw Error(Error::Code::kInternal, std::string("XNNPACK ") + what + " failed (status " + std::to_string(int(s)) + ")");
 }

@@ -2,6 +2,8 @@
 // 5 landmarks, with the thresholds and NMS settings of the original paper's code.
 #include <fstream>
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -835,45 +837,72 @@ class MtcnnDetector final : public FaceDetector {
     // more than band_pixels_ padded pixels keep their 8-bit image and run in bands (runTiled).
     const float m = float(mtcnn::kPNetCell) / float(opt_.min_face_size);
     const int pad = opt_.border_faces ? kBorderPad : 0;
+    std::vector<cv::Size> sizes;
     float min_side = float(std::min(w, h)) * m;
-    size_t n = 0;
-    long kept = 0;  // pixels of the band nets that tiled levels keep for the next call
-    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor, ++n) {
+    for (float scale = m; min_side >= mtcnn::kPNetCell; scale *= opt_.scale_factor, min_side *= opt_.scale_factor) {
       const int ws = int(std::ceil(w * scale)), hs = int(std::ceil(h * scale));
       if (ws < mtcnn::kPNetCell || hs < mtcnn::kPNetCell) break;
-      if (levels_.size() <= n) levels_.emplace_back();
-      Level& lv = levels_[n];
-      const cv::Mat& prev = n == 0 ? rgb : levels_[n - 1].image;
-      const bool tiled = band_pixels_ > 0 && long(ws + 2 * pad) * (hs + 2 * pad) > band_pixels_;
-      if (tiled) {
-        resizeFast(prev, cv::Size(ws, hs), lv.image, scratch_);
+      sizes.emplace_back(ws, hs);
+    }
+    const size_t n = sizes.size();
+    if (levels_.size() < n) levels_.resize(n);  // before any task runs: tasks hold references
+    long kept = 0;  // pixels of the band nets that tiled levels keep for the next call
+    auto makeLevel = [&](size_t k) {  // level k's image (from level k - 1's) and its P-Net(s)
+      Level& lv = levels_[k];
+      const int ws = sizes[k].width, hs = sizes[k].height;
+      resizeFast(k == 0 ? rgb : levels_[k - 1].image, sizes[k], lv.image, scratch_);
+      if (band_pixels_ > 0 && long(ws + 2 * pad) * (hs + 2 * pad) > band_pixels_) {
         planTiles(lv, pad);
         kept += long(lv.band_nets.size()) * (2 * lv.band_rows + 10) * (ws + 2 * pad);
         lv.keep = kept <= kKeepPixels;
-        continue;
+        return;
       }
-      resizeFast(prev, cv::Size(ws, hs), lv.image, scratch_);
       lv.tiled = false, lv.pad = pad, lv.band_nets.clear(), lv.band_width = 0;
       lv.net = &pnetFor(hs + 2 * pad, ws + 2 * pad);
-    }
-    if (levels_.size() > n) levels_.resize(n);  // a larger image's levels: their buffers go
+    };
+    if (n > 0) makeLevel(0);
     prof_.pyramid_ms += msSince(t);
     t = Clock::now();
     // Levels are normalised and run as tasks, largest first: whole levels balance (at 640x480
     // level 0 is ~47% of the work; while one thread runs it, the other runs levels 1-5), and
     // P-Net's operators are too small to split over threads. With 2+ threads each level has its
     // own workspace; no operator is split over threads (see engine/thread_pool.hpp).
+    // Task 1 first makes levels 1 .. n-1 (each from the one before), so with 2+ threads the rest
+    // of the pyramid is built while P-Net runs on level 0; tasks 2+ wait for it. Tasks are taken
+    // in order, so the builder has started before any task waits for it.
     const bool parallel = pool_.threads() > 1 && n > 1;
+    std::atomic<int> pyramid{n > 1 ? 0 : 1};  // 0: being built, 1: built, 2: building failed
+    double build_ms = 0;
     pool_.parallelFor(n, [&](size_t i) {
+      if (i == 1) {
+        const auto tb = Clock::now();
+        try {
+          for (size_t k = 1; k < n; ++k) makeLevel(k);
+        } catch (...) {
+          pyramid.store(2, std::memory_order_release);
+          throw;
+        }
+        build_ms = msSince(tb);
+        pyramid.store(1, std::memory_order_release);
+      }
+      if (i >= 2) {
+        int state;
+        while ((state = pyramid.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
+        if (state == 2) return;  // the builder's exception reaches the caller
+      }
       Level& lv = levels_[i];
       if (!lv.tiled) fillLevel(lv.image, lv, lv.pad);
       runLevel(lv, w, h, parallel ? lv.scratch : pnet_scratch_);
     });
+    if (levels_.size() > n) levels_.resize(n);  // a larger image's levels: their buffers go
+    // One thread: the pyramid's time moves from pnet_ms to pyramid_ms. 2+ threads: it overlapped
+    // P-Net on level 0 and stays in pnet_ms (see DetectorProfile).
+    if (!parallel) prof_.pyramid_ms += build_ms;
     std::vector<Candidate> all;
     for (size_t i = 0; i < n; ++i) all.insert(all.end(), levels_[i].found.begin(), levels_[i].found.end());
     all = nms(std::move(all), opt_.nms[0], Overlap::kUnion);
     for (Candidate& c : all) applyRegression(c), square(c);
-    prof_.pnet_ms += msSince(t);
+    prof_.pnet_ms += msSince(t) - (parallel ? 0 : build_ms);
     return all;
   }
 
@@ -918,15 +947,15 @@ class MtcnnDetector final : public FaceDetector {
   // Runs R-Net (stage 1) or O-Net (stage 2, which adds landmarks) on the candidates' crops.
   // Crops go through in chunks of kChunk: a chunk's activations stay in the L2 cache, which
   // measured ~30% faster than one batch of all candidates. With 2+ threads the chunks are
-  // shared out whole (one worker per thread); results do not depend on the thread count.
+  // taken by the threads one at a time; results do not depend on the thread count.
   std::vector<Candidate> refine(const cv::Mat& rgb, std::vector<Candidate> c, int stage, const std::array<float, 4>& threshold) {
-    constexpr size_t kChunk = 32;
+    constexpr size_t kChunk = 32, kTasksPerThread = 4;
     const int size = stage == 1 ? mtcnn::kRNetSize : mtcnn::kONetSize;
-    // With T threads, at least T chunks of (nearly) equal size where there are T candidates:
-    // 40 candidates on 2 threads are 2 chunks of 20, not 32 + 8.
+    // With T threads, chunks of (nearly) equal size, kTasksPerThread per thread where there are
+    // enough candidates (crops of large boxes cost more: small tasks even the threads out).
     const size_t T = workers_.size();
     size_t chunks = (c.size() + kChunk - 1) / kChunk;
-    if (T > 1) chunks = std::min(c.size(), (chunks + T - 1) / T * T);
+    if (T > 1) chunks = std::min(c.size(), std::max(chunks, kTasksPerThread * T));
     const size_t chunk = chunks ? (c.size() + chunks - 1) / chunks : 0;
     chunks = chunk ? (c.size() + chunk - 1) / chunk : 0;
     const size_t per = size_t(size) * size * 3;
