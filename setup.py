@@ -2,8 +2,9 @@
 
 The compiled part (_facekit) is built by the project's CMake build (python/CMakeLists.txt) in
 $FACEKIT_BUILD_DIR (default: build/, the directory `make` uses; configured here if it is not yet),
-then copied into the package together with the models (models/*.safetensors from `make models`,
-weights/landmark106.safetensors). Nothing is downloaded: setuptools, pybind11 and numpy come
+then copied into the package together with the image codecs plugin (libfacekit_imgcodecs.so, which
+the module loads from beside itself for BMP, TIFF, WebP and PNM files) and the models
+(models/*.safetensors from `make models`, weights/landmark106.safetensors). Nothing is downloaded: setuptools, pybind11 and numpy come
 from Debian packages (python3-setuptools, pybind11-dev, python3-numpy).
 """
 import os
@@ -35,7 +36,7 @@ class CMakeBuild(build_ext):
             subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                                    f"-DPython_EXECUTABLE={sys.executable}"])
         jobs = os.environ.get("FACEKIT_BUILD_JOBS", str(os.cpu_count() or 1))
-        subprocess.check_call(["cmake", "--build", str(build), "--target", "_facekit", "-j", jobs])
+        subprocess.check_call(["cmake", "--build", str(build), "--target", "_facekit", "facekit_imgcodecs", "-j", jobs])
         suffix = sysconfig.get_config_var("EXT_SUFFIX")
         built = build / "python" / "facekit" / f"_facekit{suffix}"
         if not built.exists():
@@ -45,6 +46,7 @@ class CMakeBuild(build_ext):
         target = Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, target)
+        shutil.copy2(build / "libfacekit_imgcodecs.so", target.parent / "libfacekit_imgcodecs.so")
 
 
 class BuildPyWithModels(build_py):

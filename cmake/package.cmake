@@ -5,8 +5,10 @@
 #   cmake --install build --prefix /opt/facekit     # or: cd build && cpack -G DEB
 #
 # The library is facekit_core's objects (built position-independent) linked into one shared
-# object that exports only the facekit:: API (cmake/libfacekit.map); OpenCV, XNNPACK and the rest
-# are private dependencies, so a program using it links only libfacekit.
+# object that exports only the facekit:: API (cmake/libfacekit.map); OpenCV (core, imgproc),
+# libpng, libjpeg, XNNPACK and the rest are private dependencies, so a program using it links only
+# libfacekit. OpenCV's imgcodecs is not among them: libfacekit_imgcodecs.so, installed in
+# <libdir>/facekit, holds it and is loaded only for BMP, TIFF, WebP and PNM files.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -20,6 +22,11 @@ target_sources(facekit_core PRIVATE ${PROJECT_SOURCE_DIR}/src/package/data_dir.c
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/package/data_dir.cpp PROPERTIES COMPILE_DEFINITIONS
   "FACEKIT_LIBDIR_TO_DATADIR=\"${FACEKIT_LIBDIR_TO_DATADIR}\";FACEKIT_BINDIR_TO_DATADIR=\"${FACEKIT_BINDIR_TO_DATADIR}\"")
 target_link_libraries(facekit_core PRIVATE ${CMAKE_DL_LIBS})
+# The image codecs plugin: <libdir>/facekit, found from the library (libdir), the program (bindir)
+# or the configured prefix; in the build tree, beside the library and the program.
+file(RELATIVE_PATH FACEKIT_BINDIR_TO_LIBDIR ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+set_source_files_properties(${PROJECT_SOURCE_DIR}/src/pipeline/codec_plugin.cpp PROPERTIES COMPILE_DEFINITIONS
+  "FACEKIT_BINDIR_TO_LIBDIR=\"${FACEKIT_BINDIR_TO_LIBDIR}\";FACEKIT_INSTALL_LIBDIR=\"${CMAKE_INSTALL_FULL_LIBDIR}\";FACEKIT_BUILD_PLUGIN_DIR=\"${PROJECT_BINARY_DIR}\"")
 
 # --- the shared library ------------------------------------------------------------------------
 add_library(facekit_shared SHARED ${PROJECT_SOURCE_DIR}/src/package/version.cpp)
@@ -36,6 +43,7 @@ set_target_properties(facekit_shared PROPERTIES
 install(TARGETS facekit_shared EXPORT facekitTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/facekit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev FILES_MATCHING PATTERN "*.hpp")
+install(TARGETS facekit_imgcodecs LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/facekit COMPONENT runtime)
 # The facekit front-end and the programs it runs from its own folder (tools/cli/programs.hpp).
 install(TARGETS facekit facekit-eval facekit-video facekit-serve RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 

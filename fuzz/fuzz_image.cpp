@@ -1,7 +1,10 @@
 // Image loading exactly as facekit does it, from bytes: loadImageFromMemory (the same code as
 // loadImage after reading the file): header probes and size checks before any decoder runs,
-// OpenCV's decoders (libpng, libjpeg, libtiff, libwebp, BMP, PNM), EXIF orientation, the
-// conversions to 8-bit RGB / gray; in the default mode and with LoadOptions::strict.
+// facekit's PNG and JPEG decoders (src/pipeline/codecs.cpp over libpng and libjpeg-turbo, their
+// EXIF reader), OpenCV's decoders for BMP, TIFF, WebP and PNM through the plugin
+// libfacekit_imgcodecs.so (dlopen()ed from build-fuzz/, where it is built instrumented as well),
+// EXIF orientation, the conversions to 8-bit RGB / gray; in the default mode and with
+// LoadOptions::strict.
 // max_pixels is 4 megapixels here instead of 200: a valid 200-megapixel image takes seconds to
 // decode, which is a legitimate cost, not a finding (libFuzzer's -timeout=1 would report it).
 #include "facekit/error.hpp"

@@ -16,7 +16,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libtorch-dev
       pybind11-dev python3-dev python3-numpy python3-pytest python3-setuptools python3-pip python3-venv
       libcpp-httplib-dev curl chromium chromium-driver python3-selenium
-      libjpeg-dev zlib1g-dev
+      libjpeg-dev libpng-dev zlib1g-dev
       npm)
 # make fuzz only (make test-asan / test-tsan use gcc's sanitizers, already in build-essential).
 if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev llvm-14); fi

@@ -1,9 +1,16 @@
 // The facekit front-end and its sibling programs (tools/cli/programs.hpp, issue 10): detect and
-// landmarks load none of the heavy libraries at run time, eval/video/serve still answer through
-// `facekit` exactly as before (usage, messages, exit codes), and help lists every subcommand.
+// landmarks load none of the heavy libraries at run time (OpenCV's imgcodecs included: PNG and
+// JPEG are libfacekit's own, the other formats load the plugin libfacekit_imgcodecs.so when met),
+// their peak resident memory stays down (SmallImagePeakMemory), eval/video/serve still answer
+// through `facekit` exactly as before (usage, messages, exit codes), and help lists every
+// subcommand.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -55,7 +62,36 @@ bool loads(const std::set<std::string>& libs, const std::string& part) {
 }
 
 const char* const kHeavy[] = {"libdlib", "libopencv_dnn", "libopencv_objdetect", "libopencv_videoio", "libopencv_highgui", "libmatio",
-                              "libtorch", "libavcodec", "libgstreamer", "httplib", "libprotobuf"};
+                              "libtorch", "libavcodec", "libgstreamer", "httplib", "libprotobuf",
+                              // OpenCV's image codecs and what they bring (GDAL, GDCM, OpenEXR, poppler, ...)
+                              "libopencv_imgcodecs", "libfacekit_imgcodecs", "libgdal", "libgdcm", "libOpenEXR", "libpoppler", "libtiff",
+                              "libwebp"};
+
+// The sample photo scaled to w x h and written in `ext` (once per process), in the temp folder.
+std::string samplePhoto(int w, int h, const std::string& ext) {
+  const fs::path p = fs::temp_directory_path() / ("facekit-lean-" + std::to_string(::getpid()) + "-" + std::to_string(w) + "x" +
+                                                  std::to_string(h) + ext);
+  if (!fs::exists(p)) {
+    cv::Mat photo = cv::imread(FACEKIT_TEST_SAMPLE, cv::IMREAD_COLOR), scaled;
+    cv::resize(photo, scaled, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    EXPECT_TRUE(cv::imwrite(p.string(), scaled)) << p;
+  }
+  return p.string();
+}
+
+// Peak resident memory (KiB) of `facekit args`: the process's own VmHWM, which it writes at exit
+// to $FACEKIT_PEAK_MEMORY_FILE (tools/cli/programs.cpp). Not wait4()'s ru_maxrss: Linux carries
+// the forking process's peak into its child across exec, and this test process is ~90 MiB.
+long peakRssKiB(const std::string& args, int* exit_code) {
+  const std::string file = (fs::temp_directory_path() / ("facekit-lean-peak-" + std::to_string(::getpid()))).string();
+  fs::remove(file);
+  const CliResult r = runWith("FACEKIT_PEAK_MEMORY_FILE=" + file, FACEKIT_TEST_CLI, args + " > /dev/null");
+  *exit_code = r.exit_code;
+  long kib = 0;
+  std::ifstream(file) >> kib;
+  fs::remove(file);
+  return kib;
+}
 
 std::string sibling(const std::string& name) { return (fs::path(FACEKIT_TEST_CLI).parent_path() / name).string(); }
 
@@ -70,12 +106,81 @@ std::string helpLine(const std::string& help, const std::string& name) {
 }  // namespace
 
 TEST(LeanCli, DetectAndLandmarksLoadNoHeavyLibrary) {
-  for (const std::string args : {"detect " FACEKIT_TEST_SAMPLE, "landmarks " FACEKIT_TEST_SAMPLE, "--help"}) {
+  const std::string jpg = samplePhoto(640, 480, ".jpg"), out = (fs::temp_directory_path() / ("facekit-lean-draw-" + std::to_string(::getpid()))).string();
+  // PNG in (the sample), JPEG in, PNG and JPEG drawn out: libfacekit's own codecs only.
+  const std::string sample = FACEKIT_TEST_SAMPLE;
+  for (const std::string& args : std::vector<std::string>{"detect " + sample, "detect " + jpg + " --draw " + out + ".jpg",
+                                                          "detect " + jpg + " --draw " + out + ".png", "landmarks " + sample,
+                                                          "landmarks " + jpg, "--help"}) {
     int rc = -1;
     const auto libs = loadedLibraries(args + " > /dev/null", &rc);
     EXPECT_EQ(rc, 0) << args;
-    ASSERT_TRUE(loads(libs, "libopencv_imgcodecs")) << "LD_DEBUG=files reported nothing for " << args;  // the check itself works
+    ASSERT_TRUE(loads(libs, "libopencv_core")) << "LD_DEBUG=files reported nothing for " << args;  // the check itself works
     for (const char* heavy : kHeavy) EXPECT_FALSE(loads(libs, heavy)) << args << " loads " << heavy;
+  }
+  EXPECT_GT(fs::file_size(out + ".jpg"), 1000u);
+  EXPECT_GT(fs::file_size(out + ".png"), 1000u);
+  fs::remove(out + ".jpg"), fs::remove(out + ".png");
+}
+
+// A BMP (TIFF, WebP, PNM) brings the plugin, and OpenCV's imgcodecs with it, only then.
+TEST(LeanCli, OtherFormatsLoadTheCodecsPluginWhenMet) {
+  const std::string bmp = samplePhoto(320, 240, ".bmp");
+  int rc = -1;
+  const auto libs = loadedLibraries("detect " + bmp + " > /dev/null", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(loads(libs, "libfacekit_imgcodecs"));
+  EXPECT_TRUE(loads(libs, "libopencv_imgcodecs"));
+}
+
+// Without the plugin, PNG and JPEG still work and the other formats fail with one line that
+// names the format and the plugin.
+TEST(LeanCli, MissingCodecsPluginIsOneErrorLine) {
+  const std::string env = "FACEKIT_IMGCODECS_PLUGIN=/nonexistent/libfacekit_imgcodecs.so";
+  const std::string bmp = samplePhoto(320, 240, ".bmp"), jpg = samplePhoto(640, 480, ".jpg");
+  const CliResult r = runWith(env, FACEKIT_TEST_CLI, "detect " + bmp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.oneErrorLine()) << r.err;
+  EXPECT_NE(r.err.find(bmp + ": reading BMP images needs facekit's image codecs plugin"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libfacekit_imgcodecs.so"), std::string::npos) << r.err;
+  const std::string tiff = (fs::temp_directory_path() / ("facekit-lean-" + std::to_string(::getpid()) + "-out.tiff")).string();
+  const CliResult w = runWith(env, FACEKIT_TEST_CLI, "detect " + jpg + " --draw " + tiff);
+  EXPECT_EQ(w.exit_code, 1);
+  EXPECT_TRUE(w.oneErrorLine()) << w.err;
+  EXPECT_NE(w.err.find("writing .tiff images needs facekit's image codecs plugin"), std::string::npos) << w.err;
+  EXPECT_FALSE(fs::exists(tiff));
+  for (const std::string& ok : {std::string(FACEKIT_TEST_SAMPLE), jpg}) {
+    const CliResult d = runWith(env, FACEKIT_TEST_CLI, "detect " + ok);
+    EXPECT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_NE(d.out.find("\"scores\""), std::string::npos);
+  }
+}
+
+// Issue 10: `facekit detect` on a small image under 40 MiB resident. Measured (peak RSS, this VM):
+// while OpenCV's imgcodecs was linked, `facekit --help` 52 MiB and `detect` on a 640x480 JPEG or
+// PNG 95 MiB; with libfacekit's own PNG / JPEG codecs 11 and 49 MiB. The rest of detect's
+// 49 MiB is the detector's own heap (heaptrack: 37 MiB at its peak, of which XNNPACK's indirection
+// buffers 17 MiB and the activations 14 MiB), so the 40 MiB target is not met yet: the ceilings
+// below hold what the codecs work gives (each fails if imgcodecs, or a library of its size, is
+// loaded again: +40 MiB), and kDetectTargetMiB is the figure to reach when the detector's working
+// set shrinks. A memory figure, not a timing.
+TEST(LeanCli, SmallImagePeakMemory) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer builds carry their own shadow memory";
+#endif
+  constexpr double kHelpCeilingMiB = 20, kDetectCeilingMiB = 60, kDetectTargetMiB = 40;
+  int rc = -1;
+  const long help = peakRssKiB("--help", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_GT(help, 1024) << "no VmHWM reported";  // the measurement itself works
+  EXPECT_LT(help / 1024.0, kHelpCeilingMiB);
+  std::printf("[lean] facekit --help: peak RSS %.1f MiB\n", help / 1024.0);
+  for (const std::string& image : {samplePhoto(640, 480, ".jpg"), samplePhoto(640, 480, ".png")}) {
+    const long kib = peakRssKiB("detect " + image, &rc);
+    EXPECT_EQ(rc, 0) << image;
+    EXPECT_LT(kib / 1024.0, kDetectCeilingMiB) << image;
+    std::printf("[lean] facekit detect 640x480%s: peak RSS %.1f MiB (issue 10 target: under %.0f MiB)\n",
+                fs::path(image).extension().c_str(), kib / 1024.0, kDetectTargetMiB);
   }
 }
 

@@ -61,7 +61,11 @@ struct LoadOptions {
 
 // Reads an image file: JPEG, PNG, BMP, TIFF (first page), WebP, PNM (PBM/PGM/PPM/PAM). Other
 // formats OpenCV knows (JPEG 2000, OpenEXR, HDR, DICOM, ...) are refused: facekit checks every
-// header it accepts before a decoder allocates anything.
+// header it accepts before a decoder allocates anything. JPEG and PNG are decoded by libfacekit
+// (libjpeg-turbo, libpng) to exactly the pixels OpenCV 4.6's imread gives; BMP, TIFF, WebP and
+// PNM by OpenCV in the plugin libfacekit_imgcodecs.so, loaded the first time such a file is met
+// (beside libfacekit or the program, or in <libdir>/facekit; $FACEKIT_IMGCODECS_PLUGIN names the
+// file instead). Without it those formats fail with kBadImage naming the format and the plugin.
 // Colour images come back as kRGB, gray ones (with or without alpha) as kGray, 8 bits a sample;
 // EXIF orientation is applied. See LoadOptions::strict for 16-bit, alpha and CMYK files.
 // Throws facekit::Error with a one-line message that names the file: kIoError when it is
@@ -74,7 +78,9 @@ Image loadImage(const std::string& path, const LoadOptions& options = {});
 // results and messages, with `name` standing for the path in them.
 Image loadImageFromMemory(const void* data, size_t size, const std::string& name = "<memory>", const LoadOptions& options = {});
 
-// Writes an image; the format follows the extension (.jpg, .png, ...). The file is written under
+// Writes an image; the format follows the extension (.jpg, .png, ...): PNG and JPEG (quality 95)
+// by libfacekit, other formats OpenCV writes (.bmp, .tiff, .webp, .ppm, ...) through the plugin
+// (kIoError naming it when it cannot be loaded). The file is written under
 // a temporary name beside it and renamed when complete, so `path` is never left truncated (an
 // earlier file there stays until the new one is whole). Throws facekit::Error on failure.
 void saveImage(const ImageView& image, const std::string& path);

@@ -55,6 +55,10 @@ def test_install_layout(prefix):
     exported = [s.split(" ", 2)[2] for s in symbols if len(s.split(" ", 2)) == 3]
     assert any(s.startswith("facekit::FaceDetector::create") for s in exported)
     assert all("facekit::" in s for s in exported), [s for s in exported if "facekit::" not in s][:5]
+    # OpenCV's image codecs are not linked: they live in the plugin, installed in <libdir>/facekit.
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", run(["readelf", "-d", real]))
+    assert not [n for n in needed if "imgcodecs" in n] and "libpng16.so.16" in needed and "libjpeg.so.62" in needed, needed
+    assert (lib / "facekit" / "libfacekit_imgcodecs.so").is_file()
     # The targets file links nothing but the library itself.
     targets = (lib / "cmake" / "facekit" / "facekitTargets.cmake").read_text()
     assert "opencv" not in targets.lower() and "INTERFACE_LINK_LIBRARIES" not in targets
@@ -100,6 +104,20 @@ def test_models_come_from_the_prefix(prefix, tmp_path):
     assert r.returncode == 0 and len(json.loads(r.stdout)["scores"]) == 1
 
 
+def test_plugin_formats_from_the_moved_prefix(prefix, tmp_path):
+    """A BMP goes through <libdir>/facekit/libfacekit_imgcodecs.so, found from the moved prefix's program."""
+    import struct
+    w = h = 64  # a 24-bit BMP of a colour gradient (rows bottom-up, 4-byte aligned: 192 bytes a row)
+    pixels = b"".join(bytes((x * 4, y * 4, 128)) for y in range(h) for x in range(w))
+    bmp = tmp_path / "gradient.bmp"
+    bmp.write_bytes(b"BM" + struct.pack("<IHHI", 54 + len(pixels), 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(pixels), 0, 0, 0, 0) + pixels)
+    env = dict(env_without_models(), LD_DEBUG="files")
+    r = subprocess.run([prefix / "bin" / "facekit", "detect", bmp], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["scores"] == [], r.stderr[-2000:]
+    loaded = re.findall(r"file=(\S+) \[", r.stderr)
+    assert any(f.startswith(str(prefix)) and f.endswith("/facekit/libfacekit_imgcodecs.so") for f in loaded), [f for f in loaded if "facekit" in f]
+
+
 def test_debian_package(tmp_path):
     run(["cpack", "-G", "DEB", "-B", tmp_path], cwd=BUILD)
     deb = next(tmp_path.glob("facekit_0.1.0_*.deb"))
@@ -123,6 +141,7 @@ def test_pip_install(tmp_path):
     env = dict(os.environ, FACEKIT_BUILD_DIR=str(BUILD), FACEKIT_BUILD_JOBS="1", PIP_NO_INDEX="1")
     run(["/usr/bin/python3", "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--target", site, "."], cwd=ROOT, env=env)
     assert (site / "facekit" / "models" / "landmark106.safetensors").is_file() and (site / "facekit" / "__init__.pyi").is_file()
+    assert (site / "facekit" / "libfacekit_imgcodecs.so").is_file()
     code = ("import facekit, json; f = facekit.FaceDetector().detect(%r); "
             "print(facekit.__file__); print(json.dumps(facekit.to_modelscope(f)))" % str(SAMPLE))
     out = run(["/usr/bin/python3", "-c", code], cwd=tmp_path, env=dict(env_without_models(), PYTHONPATH=str(site)))

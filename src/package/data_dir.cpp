@@ -21,8 +21,6 @@
 namespace facekit::package {
 namespace fs = std::filesystem;
 
-namespace {
-// The file this code was loaded from: libfacekit.so, or the program it is linked into.
 fs::path ownFile() {
   Dl_info info{};
   std::error_code ec;
@@ -34,6 +32,7 @@ fs::path ownFile() {
   return ec ? fs::path() : exe;
 }
 
+namespace {
 std::string installedDataDir() {
   const fs::path self = ownFile();
   if (self.empty()) return {};

@@ -7,7 +7,13 @@
 // library's or program's own file, so a relocated prefix works too), that folder wins.
 #pragma once
 
+#include <filesystem>
+
 namespace facekit::package {
+// The file this code was loaded from: libfacekit.so, the Python module, or the program the
+// library is linked into (empty if it cannot be found).
+std::filesystem::path ownFile();
+
 // `configured` if this code does not run from an install tree with a share/facekit folder.
 const char* dataDir(const char* configured);
 }  // namespace facekit::package

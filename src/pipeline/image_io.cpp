@@ -1,19 +1,23 @@
 // Image file I/O with the checks facekit promises in image.hpp. Every accepted format's header
 // is parsed by hand before anything is decoded, so oversized and truncated files are refused up
-// front with a precise message (OpenCV would allocate first, or half-decode), and only decoders
-// whose input was checked ever run. Then OpenCV decodes as imread does (IMREAD_ANYCOLOR: 8 bits,
-// alpha dropped, EXIF orientation applied; gray stays gray), unless LoadOptions::strict asks
-// for today's refusals of 16-bit, alpha and CMYK files.
+// front with a precise message (a decoder would allocate first, or half-decode), and only decoders
+// whose input was checked ever run. PNG and JPEG are then decoded by libpng and libjpeg-turbo
+// (codecs.cpp), BMP, TIFF, WebP and PNM by OpenCV in the plugin libfacekit_imgcodecs.so
+// (codec_plugin.cpp), all as imread does (IMREAD_ANYCOLOR: 8 bits, alpha dropped, EXIF
+// orientation applied; gray stays gray), unless LoadOptions::strict asks for today's refusals
+// of 16-bit, alpha and CMYK files.
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "facekit/image.hpp"
 #include "models/cv_interop.hpp"
+#include "pipeline/codecs.hpp"
 
 namespace facekit {
 namespace {
@@ -222,22 +226,6 @@ Header probe(const std::string& b, const std::string& path) {
   return {};
 }
 
-// OpenCV ignores PNG colour profiles, but libpng still checks them and prints warnings (such as
-// "iCCP: known incorrect sRGB profile") on stderr; dropping the iCCP chunk keeps output clean
-// and changes no pixel.
-std::string withoutIccp(const std::string& b) {
-  std::string out = b.substr(0, 8);
-  size_t p = 8;
-  while (p + 12 <= b.size()) {
-    const size_t len = be32(b, p), total = 12 + len;
-    if (total > b.size() - p) break;
-    if (b.compare(p + 4, 4, "iCCP") != 0) out.append(b, p, total);
-    p += total;
-  }
-  out.append(b, p, std::string::npos);  // anything after (should be nothing)
-  return out;
-}
-
 void checkSize(uint64_t w, uint64_t h, const LoadOptions& o, const std::string& path) {
   const std::string dims = std::to_string(w) + "x" + std::to_string(h);
   // Sides fit in 32 bits in every accepted header, so the product cannot overflow.
@@ -266,10 +254,6 @@ Image decode(std::string bytes, const std::string& path, const LoadOptions& opti
   if (h.kind == Header::kUnknown)
     badImage(path, "cannot decode: not a JPEG, PNG, BMP, TIFF, WebP or PNM image (corrupt file or unsupported format)");
   checkSize(h.width, h.height, options, path);
-  if (h.kind == Header::kPng && bytes.find("iCCP") != std::string::npos) bytes = withoutIccp(bytes);
-  // 8 bits, gray stays gray, colour (alpha dropped) -> BGR, EXIF applied. A gray + alpha PNG is
-  // read as gray (OpenCV would replicate it into BGR).
-  int flags = h.kind == Header::kPng && h.channels == 2 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_ANYCOLOR;
   if (options.strict) {
     // The refusals of facekit before 0.2, from the header where there is one (PNG, JPEG), else
     // from the decoded pixels.
@@ -278,26 +262,31 @@ Image decode(std::string bytes, const std::string& path, const LoadOptions& opti
     if (h.bits > 8) badImage(path, std::to_string(h.bits) + "-bit samples are not supported; convert to 8-bit first");
     if (h.channels == 2 || h.channels == 4)
       badImage(path, "images with an alpha channel are not supported; flatten to 8-bit RGB or gray first");
-    flags = h.kind == Header::kPng || h.kind == Header::kJpeg ? (h.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR)
-                                                              : cv::IMREAD_UNCHANGED;
   }
   if (!h.complete) badImage(path, std::string("truncated ") + (h.kind == Header::kPng ? "PNG (no IEND chunk)" : "JPEG (no end-of-image marker)"));
-  cv::Mat m;
-  try {
-    m = cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data())), flags);
-  } catch (const cv::Exception& e) {
-    badImage(path, "cannot decode: " + std::string(e.err));
+  // PNG and JPEG: what imdecode gives with IMREAD_ANYCOLOR (--strict: IMREAD_GRAYSCALE for gray
+  // files, IMREAD_COLOR for colour ones, which is the same for every file strict accepts). A
+  // gray + alpha PNG is read as gray (OpenCV would replicate it into BGR).
+  if (h.kind == Header::kPng || h.kind == Header::kJpeg) {
+    Image img = h.kind == Header::kPng ? codecs::decodePng(bytes, h.channels == 2, path) : codecs::decodeJpeg(bytes, path);
+    checkSize(uint64_t(img.width), uint64_t(img.height), options, path);
+    return img;
   }
-  if (m.empty()) badImage(path, "cannot decode (corrupt file or unsupported format)");
-  if (m.depth() != CV_8U) badImage(path, "samples are not 8-bit; convert to 8-bit first");
-  if (m.channels() == 2 || m.channels() == 4)
+  // The other formats through the plugin: 8 bits, gray stays gray, colour (alpha dropped) -> BGR,
+  // EXIF applied; strict: as the file is, checked below.
+  static const char* const kNames[] = {"", "PNG", "JPEG", "BMP", "TIFF", "WebP", "PNM"};
+  const codecs::PluginImage d =
+      codecs::pluginDecode(bytes, options.strict ? codecs::kImreadUnchanged : codecs::kImreadAnyColor, kNames[h.kind], path);
+  if (d.depth != CV_8U) badImage(path, "samples are not 8-bit; convert to 8-bit first");
+  if (d.channels == 2 || d.channels == 4)
     badImage(path, "images with an alpha channel are not supported; flatten to 8-bit RGB or gray first");
-  if (m.channels() != 1 && m.channels() != 3) badImage(path, "cannot decode an image of " + std::to_string(m.channels()) + " channels");
-  checkSize(uint64_t(m.cols), uint64_t(m.rows), options, path);
-
-  if (m.channels() == 1) return imageFromMat(m, PixelFormat::kGray);
-  cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
-  return imageFromMat(m, PixelFormat::kRGB);
+  if (d.channels != 1 && d.channels != 3) badImage(path, "cannot decode an image of " + std::to_string(d.channels) + " channels");
+  checkSize(uint64_t(d.cols), uint64_t(d.rows), options, path);
+  const cv::Mat m(d.rows, d.cols, CV_8UC(d.channels), const_cast<char*>(d.pixels.data()));
+  if (d.channels == 1) return imageFromMat(m, PixelFormat::kGray);
+  cv::Mat rgb;
+  cv::cvtColor(m, rgb, cv::COLOR_BGR2RGB);
+  return imageFromMat(rgb, PixelFormat::kRGB);
 }
 
 }  // namespace
@@ -331,21 +320,24 @@ Image toRGB(const ImageView& v) {
 
 void saveImage(const ImageView& v, const std::string& path) {
   if (!v.data || v.width <= 0 || v.height <= 0) throw Error(Error::Code::kInvalidArgument, "saveImage: empty image view");
-  const cv::Mat src = matView(v);
-  cv::Mat out;
-  if (v.format == PixelFormat::kRGB) cv::cvtColor(src, out, cv::COLOR_RGB2BGR);
-  else out = src;
-  // Encoded in memory (the extension picks the format), then written under a temporary name
-  // and renamed, so a kill never leaves a truncated picture at `path`.
-  std::vector<uchar> buf;
-  bool ok = false;
-  try {
-    ok = cv::imencode(std::filesystem::path(path).extension().string(), out, buf);
-  } catch (const cv::Exception& e) {
-    throw Error(Error::Code::kIoError, path + ": cannot write image: " + e.err);
+  // Encoded in memory (the extension picks the format, in any case as OpenCV's imwrite does),
+  // then written under a temporary name and renamed, so a kill never leaves a truncated picture
+  // at `path`. PNG and JPEG by libpng and libjpeg-turbo, the rest by OpenCV in the plugin.
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::string bytes;
+  if (ext == ".png") {
+    bytes = codecs::encodePng(v, path);
+  } else if (ext == ".jpg" || ext == ".jpeg" || ext == ".jpe") {
+    bytes = codecs::encodeJpeg(v, path);
+  } else if (v.format == PixelFormat::kRGB) {
+    cv::Mat bgr;
+    cv::cvtColor(matView(v), bgr, cv::COLOR_RGB2BGR);
+    bytes = codecs::pluginEncode({bgr.data, bgr.cols, bgr.rows, PixelFormat::kBGR, bgr.step}, ext, path);
+  } else {
+    bytes = codecs::pluginEncode(v, ext, path);
   }
-  if (!ok) throw Error(Error::Code::kIoError, path + ": cannot write image (unknown extension?)");
-  engine::writeFileAtomically(path, std::string(buf.begin(), buf.end()));
+  engine::writeFileAtomically(path, bytes);
 }
 
 }  // namespace facekit
