@@ -1,5 +1,7 @@
 #include "mtcnn_train.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -198,8 +200,11 @@ std::string sampleKey(const Json& cfg, const std::string& stage, const engine::M
 
 // A stage's samples (and its mining counts) in one raw file; the key is in the name.
 constexpr char kSampleMagic[8] = {'F', 'K', 'M', 'T', 'C', 'N', 'N', '1'};
+// Written under a name of this process's own and renamed: two runs filling the same cache at
+// once each leave a complete file (the same one). A cache that cannot be written only warns.
 void saveSamples(const fs::path& path, const SampleSet& s, size_t mined, size_t proposals) {
-  writeAtomically(path, [&](const std::string& tmp) {
+  const fs::path tmp = path.string() + "." + std::to_string(::getpid()) + ".tmp";
+  try {
     std::ofstream out(tmp, std::ios::binary);
     const uint64_t head[4] = {uint64_t(s.size), uint64_t(s.count()), uint64_t(mined), uint64_t(proposals)};
     out.write(kSampleMagic, 8);
@@ -208,8 +213,14 @@ void saveSamples(const fs::path& path, const SampleSet& s, size_t mined, size_t 
     out.write(reinterpret_cast<const char*>(s.kind.data()), std::streamsize(s.kind.size()));
     out.write(reinterpret_cast<const char*>(s.box.data()), std::streamsize(s.box.size() * sizeof(float)));
     out.write(reinterpret_cast<const char*>(s.points.data()), std::streamsize(s.points.size() * sizeof(float)));
-    if (!out.flush()) throw Error(Error::Code::kIoError, path.string() + ": cannot write the sample cache");
-  });
+    if (!out.flush()) throw Error(Error::Code::kIoError, "cannot write");
+    out.close();
+    fs::rename(tmp, path);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    std::cerr << "facekit-train: warning: the sample cache " << path.string() << " was not written (" << e.what() << ")\n";
+  }
 }
 bool loadSamples(const fs::path& path, SampleSet& s, size_t& mined, size_t& proposals) {
   std::ifstream in(path, std::ios::binary);
