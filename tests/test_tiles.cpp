@@ -92,6 +92,22 @@ TEST(Tiles, BandsGiveTheFacesOfWholeLevels) {
     }
 }
 
+// The same with all_orientations: the upright and the turned passes run their large levels in
+// bands too (bounded memory for landmarks, label and video, where it is the default).
+TEST(Tiles, AllOrientationsBandsGiveTheFacesOfWholeLevels) {
+  cv::Mat scene = sceneWithFaces({1200, 800}, {60, 110, 180}, 11), turned;
+  cv::rotate(scene(cv::Rect(0, 0, 600, 800)), turned, cv::ROTATE_90_CLOCKWISE);  // some faces lying sideways
+  turned.copyTo(scene(cv::Rect(0, 200, 800, 600)));
+  for (int threads : {1, 2}) {
+    DetectorOptions o = testOptions();
+    o.all_orientations = true, o.num_threads = threads;
+    const auto whole = detectWithBands(scene, "0", o);
+    EXPECT_GE(whole.size(), 2u);
+    for (const char* band : {"5000", "20480"})
+      expectSameFaces(detectWithBands(scene, band, o), whole, std::string("all orientations, band pixels ") + band + " threads " + std::to_string(threads));
+  }
+}
+
 // A 60-megapixel image with a few pasted faces, through `facekit detect`: under an address-space
 // ceiling of the program's own start-up size (measured) plus twice the decoded image plus 256 MiB, the tiled
 // detector gives exactly the JSON of the untiled one (run without a ceiling), and the untiled one

@@ -28,7 +28,11 @@
 //    different threads may use it in turn if the caller orders the calls (a mutex, a pool).
 //  * Input images (ImageView) are only read: one image may go to several instances at once.
 //  * num_threads > 1 parallelises one detect() call on the instance's own pool; the result is
-//    bit-identical to num_threads = 1.
+//    bit-identical to num_threads = 1. The tasks are whole pyramid levels (one per level and
+//    turn with all_orientations) and chunks of R-Net / O-Net crops; no network operator is split
+//    over threads. The calling thread takes tasks too and never waits for a pool thread that has
+//    not started one, so when another process holds the other cores a call runs at about the
+//    speed of num_threads = 1 instead of waiting for the scheduler (engine/thread_pool.hpp).
 // tests/test_threads.cpp checks each point (under ThreadSanitizer too: make test-tsan).
 //
 // All orientations (DetectorOptions::all_orientations). The image is also searched turned by
@@ -115,9 +119,11 @@
 // image size. The 8-bit pyramid is kept (about twice the largest level). Band nets stay for the
 // next call up to 1 M band pixels, whole-level nets of the per-size cache up to 2 M pixels; beyond
 // that they are rebuilt. FACEKIT_PNET_BAND_PIXELS=N overrides the band size (0: whole levels).
-// all_orientations runs whole levels (not bounded). Measured 2026-11-25, `facekit detect`, 1
-// thread, min face 20, peak RSS: 1920x1080 photo 331 -> 112 MiB; 9000x9000 (81 MP, 232 MiB
-// decoded) 9,781 MiB -> 570 MiB (35 s). Bands fit the CPU caches, so they are also faster (CPU
+// all_orientations runs the large levels of every pass in bands too (turned levels are turned
+// whole in 8 bits, then banded). Measured 2026-11-25, 1 thread, min face 20, peak RSS:
+// `facekit detect` 1920x1080 photo 331 -> 112 MiB, 9000x9000 (81 MP, 232 MiB decoded) 9,781 ->
+// 570 MiB (35 s); `facekit landmarks` (all orientations) 2280x1588 photo 620 -> 70 MiB (1.5 ->
+// 0.8 s), 9000x9000 out of memory at a 12 GB ceiling (11.8 GB peak) -> 580 MiB (35 s). Bands fit the CPU caches, so they are also faster (CPU
 // time, same machine): 1920x1080 93 -> 80 ms, 640x480 13.4-13.9 -> 12.7-13.0 ms.
 #pragma once
 

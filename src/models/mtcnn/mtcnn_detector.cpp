@@ -514,7 +514,14 @@ class MtcnnDetector final : public FaceDetector {
         }
         const cv::Mat& src = rgb_levels_[size_t(i)];
         const bool sideways = turn & 1;
-        lv.net = &pnetFor((sideways ? src.cols : src.rows) + 2 * pad, (sideways ? src.rows : src.cols) + 2 * pad, turn);
+        const int cols = sideways ? src.rows : src.cols, rows = sideways ? src.cols : src.rows;
+        if (band_pixels_ > 0 && long(cols + 2 * pad) * (rows + 2 * pad) > band_pixels_) {
+          planTiles(lv, pad, cols, rows);  // bounded memory, as stage1: row bands of the turned level
+          lv.keep = false;
+        } else {
+          lv.tiled = false, lv.pad = pad, lv.band_nets.clear(), lv.band_width = 0;
+          lv.net = &pnetFor(rows + 2 * pad, cols + 2 * pad, turn);
+        }
         tasks.push_back({turn, i});
       }
     prof_.pyramid_ms += msSince(t);
@@ -523,9 +530,12 @@ class MtcnnDetector final : public FaceDetector {
     pool_.parallelFor(tasks.size(), [&](size_t k) {
       const int turn = tasks[k].turn;
       Level& lv = tlevels_[turn][size_t(tasks[k].level)];
-      const cv::Mat* src = &rgb_levels_[size_t(tasks[k].level)];
-      if (turn > 0) cv::rotate(*src, lv.image, kTurnFlag[turn]), src = &lv.image;
-      fillLevel(*src, lv, pad);
+      const cv::Mat& src = rgb_levels_[size_t(tasks[k].level)];
+      if (turn > 0)
+        cv::rotate(src, lv.image, kTurnFlag[turn]);
+      else
+        lv.image = src;  // shares the pixels
+      if (!lv.tiled) fillLevel(lv.image, lv, pad);
       const int w = turn & 1 ? H : W, h = turn & 1 ? W : H;  // the image's size in the turn's frame
       runLevel(lv, w, h, parallel ? lv.scratch : pnet_scratch_);
     });
@@ -817,8 +827,8 @@ class MtcnnDetector final : public FaceDetector {
 
   // Sets a level up for tiling: its band size and the P-Nets of its (at most two) band heights,
   // built here, before levels run in parallel.
-  void planTiles(Level& lv, int pad) {
-    const int Wp = lv.image.cols + 2 * pad, Hp = lv.image.rows + 2 * pad;
+  void planTiles(Level& lv, int pad, int cols, int rows) {
+    const int Wp = cols + 2 * pad, Hp = rows + 2 * pad;
     lv.tiled = true, lv.pad = pad, lv.net = nullptr;
     lv.band_rows = bandRows(Wp);
     if (lv.band_width != Wp) lv.band_nets.clear(), lv.band_width = Wp;
@@ -852,7 +862,7 @@ class MtcnnDetector final : public FaceDetector {
       const int ws = sizes[k].width, hs = sizes[k].height;
       resizeFast(k == 0 ? rgb : levels_[k - 1].image, sizes[k], lv.image, scratch_);
       if (band_pixels_ > 0 && long(ws + 2 * pad) * (hs + 2 * pad) > band_pixels_) {
-        planTiles(lv, pad);
+        planTiles(lv, pad, ws, hs);
         kept += long(lv.band_nets.size()) * (2 * lv.band_rows + 10) * (ws + 2 * pad);
         lv.keep = kept <= kKeepPixels;
         return;
