@@ -2,8 +2,13 @@
 // HOG) and of reading the image alone with OpenCV, on a 640x480 and a 1920x1080 photo and an
 // 81-megapixel image (9000x9000, the photo tiled), each run in a process of its own so that peaks
 // do not mix: fork, exec, wait4() -> ru_maxrss. This program links no image or detector library,
-// so the few MiB a child inherits at fork are below every figure. Also counts the shared
-// libraries each program loads at start (LD_TRACE_LOADED_OBJECTS, what ldd prints).
+// so the few MiB a child inherits at fork are below every figure. Also `facekit detect` on the
+// 640x480 image as PNG (libfacekit decodes PNG and JPEG itself, issue 10) and `facekit --help`,
+// and the shared libraries each program loads at start (LD_TRACE_LOADED_OBJECTS, what ldd prints).
+// Measured on this VM, 2026-11-25: `facekit --help` 52 -> 11 MiB, `detect` on the 640x480 JPEG
+// 95 -> 49 MiB, on the same as PNG 95 -> 49 MiB, on 1920x1080 114 -> 67 MiB, and `facekit` loads
+// 28 libraries at start instead of 144, since OpenCV's imgcodecs (GDAL, GDCM, OpenEXR, poppler,
+// ...) moved into the plugin libfacekit_imgcodecs.so that only BMP, TIFF, WebP and PNM load.
 // Writes out/bench/memory.md; make bench runs it.
 //   FACEKIT_BENCH_MEMORY_LARGE=0          skip the 81-megapixel image
 //   FACEKIT_BENCH_MEMORY_LIMIT_MB=N       address-space limit per child (default 12288): a run
@@ -134,8 +139,16 @@ int main() {
     md << "| " << name << " | " << cell(fk) << " | " << cell(dec) << " | " << cell(yn) << " | " << cell(haar) << " | " << cell(dl) << " | "
        << fk_faces << " / " << faces(yn) << " / " << faces(haar) << " / " << faces(dl) << " |\n";
   }
+  // The 640x480 image as PNG: facekit's other decoder (libpng), same pixels.
+  const std::string png = dir + "/640x480.png";
+  if (!fs::exists(png) && !run({decode, "make-image", dir + "/640x480.jpg", "640", "480", "fill", png}).ok) {
+    std::cerr << "bench_memory: cannot make " << png << "\n";
+    return 1;
+  }
+  const Run fk_png = run({cli, "detect", png, "--threads", "1"});
   const Run help = run({cli, "--help"});
-  md << "\n`facekit --help`: " << cell(help) << ".\n\nShared libraries loaded at start (ldd):";
+  md << "\n`facekit detect` on the 640x480 image as PNG: " << cell(fk_png) << "; `facekit --help`: " << cell(help)
+     << ".\n\nShared libraries loaded at start (ldd):";
   const fs::path bin = fs::path(cli).parent_path();
   for (const char* p : {"facekit", "facekit-eval", "facekit-video", "facekit-serve"})
     if (fs::exists(bin / p)) md << " " << p << " " << libraries((bin / p).string()) << ",";
