@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli_run.hpp"
 
@@ -67,7 +69,12 @@ const char* const kHeavy[] = {"libdlib", "libopencv_dnn", "libopencv_objdetect",
                               "libopencv_imgcodecs", "libfacekit_imgcodecs", "libgdal", "libgdcm", "libOpenEXR", "libpoppler", "libtiff",
                               "libwebp"};
 
-// The sample photo scaled to w x h and written in `ext` (once per process), in the temp folder.
+// The sample photo scaled to w x h and written in `ext` (once per process, removed at exit), in
+// the temp folder.
+std::vector<std::string>& samplePhotos() {
+  static std::vector<std::string> files;
+  return files;
+}
 std::string samplePhoto(int w, int h, const std::string& ext) {
   const fs::path p = fs::temp_directory_path() / ("facekit-lean-" + std::to_string(::getpid()) + "-" + std::to_string(w) + "x" +
                                                   std::to_string(h) + ext);
@@ -75,6 +82,12 @@ std::string samplePhoto(int w, int h, const std::string& ext) {
     cv::Mat photo = cv::imread(FACEKIT_TEST_SAMPLE, cv::IMREAD_COLOR), scaled;
     cv::resize(photo, scaled, cv::Size(w, h), 0, 0, cv::INTER_AREA);
     EXPECT_TRUE(cv::imwrite(p.string(), scaled)) << p;
+    if (samplePhotos().empty())
+      std::atexit([] {
+        std::error_code ec;
+        for (const auto& f : samplePhotos()) fs::remove(f, ec);
+      });
+    samplePhotos().push_back(p.string());
   }
   return p.string();
 }
