@@ -237,16 +237,17 @@ TEST(MtcnnTrainRun, FinetuneWritesLogAndALoadableModel) {
 // CI-sized, R-Net then O-Net from the shipped weights on 3 training images (no validation):
 // stages.rnet.train_layers leaves every other R-Net tensor exactly as shipped; data.sample_cache
 // keeps each stage's samples under a key that the next run with the same data and mining nets
-// finds; --resume from R-Net's checkpoint skips what was done and ends with the same model bit
-// for bit, and --resume from O-Net's checkpoint with one epoch more trains only that epoch.
+// finds (and a stage mined by other weights does not); --resume from R-Net's checkpoint skips what
+// was done and ends with the same model bit for bit, and --resume from O-Net's checkpoint with
+// one epoch more trains only that epoch.
 TEST(MtcnnTrainRun, TrainLayersSampleCacheAndResume) {
   FACEKIT_REQUIRE_SHARED();
   if (!fs::exists(kShipped)) GTEST_SKIP() << kShipped << " missing (make models)";
   const std::string dir = tempDir("resume"), src = FACEKIT_TEST_SOURCE_DIR, data = test::sharedDir() + "/data";
-  auto run = [&](const std::string& work, const std::string& extra) {
+  auto run = [&](const std::string& work, const std::string& extra, const std::string& layers = "\\\"fc5_1\\\"") {
     const std::string cmd = std::string(FACEKIT_TEST_CLI) + " train --config " + src + "/configs/mtcnn-finetune.json --finetune " + kShipped +
                             " --work-dir " + work + extra + " --cfg-options train.stages=[\\\"rnet\\\",\\\"onet\\\"] data.train.max_images=3" +
-                            " eval.enabled=false stages.rnet.train_layers=[\\\"fc5_1\\\"] data.sample_cache=" + dir + "/cache" +
+                            " eval.enabled=false stages.rnet.train_layers=[" + layers + "] data.sample_cache=" + dir + "/cache" +
                             " data.train.images=" + data + "/widerface-train-subset/images data.train.annotations=" + data +
                             "/widerface-train-subset/wider_face_train_bbx_gt.subset.txt data.landmark_model=" + kShipped +
                             (extra.find("onet_latest") != std::string::npos ? " train.max_epochs=2" : " train.max_epochs=1") + " > " + dir +
@@ -309,6 +310,14 @@ TEST(MtcnnTrainRun, TrainLayersSampleCacheAndResume) {
   }
   EXPECT_EQ(onet_epochs, std::set<int>{2});
   EXPECT_EQ(rnet_lines, 0);
+  // Another R-Net (its box head trained instead): R-Net's samples (mined by the same P-Net) come
+  // from the cache, O-Net's (mined by this R-Net) do not.
+  ASSERT_EQ(run(dir + "/d", "", "\\\"fc5_2\\\""), 0) << readText(dir + "/out.txt");
+  std::map<std::string, bool> hit;
+  for (const auto& j : logOf(dir + "/d"))
+    if (j["mode"] == "samples") hit[j.at("stage").get<std::string>()] = j.at("cached").get<bool>();
+  EXPECT_TRUE(hit.at("rnet"));
+  EXPECT_FALSE(hit.at("onet"));
   // A checkpoint of a stage the run does not train is refused.
   EXPECT_NE(sh(std::string(FACEKIT_TEST_CLI) + " train --config " + src + "/configs/mtcnn-finetune.json --work-dir " + dir +
                "/c --resume " + dir + "/a/rnet_latest.pt --cfg-options train.stages=[\\\"onet\\\"] > " + dir + "/out.txt 2>&1"),

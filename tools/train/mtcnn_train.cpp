@@ -170,7 +170,7 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) 
 }
 
 // Everything that decides a stage's samples: the sampling keys, the seed, the training images
-// with their faces and 5 points, and the weights of the nets that mine them (those before it).
+// with their faces (and for O-Net their 5 points), and the weights of the nets that mine them.
 std::string sampleKey(const Json& cfg, const std::string& stage, const engine::ModelFile& model, const std::vector<TrainImage>& images) {
   const Json k = {{"format", 1},
                   {"stage", stage},
@@ -185,8 +185,9 @@ std::string sampleKey(const Json& cfg, const std::string& stage, const engine::M
     h = fnv1a(im.path.data(), im.path.size(), h);
     for (const Box& b : im.all) h = fnv1a(&b, sizeof b, h);
     for (const Box& b : im.faces) h = fnv1a(&b, sizeof b, h);
-    for (const auto& p : im.points)
-      if (p) h = fnv1a(p->data(), sizeof(*p), h);
+    if (stage == "onet")  // only O-Net has landmark samples
+      for (const auto& p : im.points)
+        if (p) h = fnv1a(p->data(), sizeof(*p), h);
   }
   for (const auto& [name, t] : model.tensors())
     if ((stage != "pnet" && name.rfind("pnet.", 0) == 0) || (stage == "onet" && name.rfind("rnet.", 0) == 0)) {
