@@ -379,6 +379,9 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
   for (const std::string& stage : stages) {
     if (!resume.empty() && std::find(stages.begin(), stages.end(), stage) < std::find(stages.begin(), stages.end(), resumed.stage)) continue;
     const bool resuming = !resume.empty() && stage == resumed.stage;
+    // Resumed from the checkpoint of its last epoch: the stage only exports and evaluates, so its
+    // samples are not made again.
+    const bool finished = resuming && resumed.epoch >= epochs;
     const auto t_stage = Clock::now();
     const std::string start_model = model.serialize();
     const Json& scfg = at(cfg, "stages." + stage);
@@ -398,9 +401,9 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
     // that decides them (sampleKey), so a run with the same data and mining nets skips mining.
     const std::string cache_dir = get<std::string>(cfg, "data.sample_cache");
     const fs::path cache_file = cache_dir.empty() ? fs::path() : fs::path(cache_dir) / sampleKey(cfg, stage, model, images);
-    const bool cached = !cache_dir.empty() && fs::exists(cache_file) && loadSamples(cache_file, samples, mined, proposals);
+    const bool cached = !finished && !cache_dir.empty() && fs::exists(cache_file) && loadSamples(cache_file, samples, mined, proposals);
     if (cached) std::cerr << "facekit-train: " << stage << " samples from the cache " << cache_file.string() << "\n";
-    for (size_t i = 0; i < images.size() && !cached; ++i) {
+    for (size_t i = 0; i < images.size() && !cached && !finished; ++i) {
       if (stage != "pnet" && i % kDetectorReuse == 0)
         miner = makeMiner(model, stage == "rnet" ? "pnet" : "rnet", (fs::path(work_dir) / "mining.safetensors").string(),
                           float(get<double>(cfg, "mining.pnet_threshold")), float(get<double>(cfg, "mining.rnet_threshold")), get<int>(cfg, "mining.min_face"));
@@ -418,23 +421,24 @@ int runMtcnn(const Json& cfg, const std::string& config_path, const std::vector<
     fs::remove(fs::path(work_dir) / "mining.safetensors");
     // A random subset when the stage's max_samples caps it (O-Net's 48 px samples cost ~20x
     // P-Net's to train: the cap is what makes a stage fit a time budget).
-    if (const int cap = get<int>(scfg, "max_samples"); !cached && cap > 0 && samples.count() > size_t(cap)) samples = subsample(samples, size_t(cap), rng);
-    if (!cache_dir.empty() && !cached) {
+    if (const int cap = get<int>(scfg, "max_samples"); !cached && cap > 0 && samples.count() > size_t(cap) && !finished) samples = subsample(samples, size_t(cap), rng);
+    if (!cache_dir.empty() && !cached && !finished) {
       fs::create_directories(cache_dir);
       saveSamples(cache_file, samples, mined, proposals);
     }
-    if (samples.count() == 0) throw Error(Error::Code::kInvalidArgument, stage + ": no training samples (no faces, or images too small?)");
-    log.line({{"mode", "samples"}, {"stage", stage}, {"size", samples.size}, {"total", samples.count()}, {"positive", samples.count(kPositive)},
+    if (samples.count() == 0 && !finished) throw Error(Error::Code::kInvalidArgument, stage + ": no training samples (no faces, or images too small?)");
+    if (!finished) log.line({{"mode", "samples"}, {"stage", stage}, {"size", samples.size}, {"total", samples.count()}, {"positive", samples.count(kPositive)},
               {"part", samples.count(kPart)}, {"negative", samples.count(kNegative)}, {"landmark", samples.count(kLandmark)},
               {"mined", mined}, {"proposals", proposals}, {"cached", cached}, {"time", round4(secondsSince(t_stage))}});
-    std::cerr << "facekit-train: " << stage << ": " << samples.count(kPositive) << " positive, " << samples.count(kPart) << " part, "
+    if (!finished)
+      std::cerr << "facekit-train: " << stage << ": " << samples.count(kPositive) << " positive, " << samples.count(kPart) << " part, "
               << samples.count(kNegative) << " negative, " << samples.count(kLandmark) << " landmark samples (" << mined << " mined from "
               << proposals << " proposals of the previous stage)\n";
 
     net->importFrom(model);  // the shipped (--finetune) or the freshly initialised weights
     const auto train_layers = get<std::vector<std::string>>(scfg, "train_layers");
     torch::optim::SGD opt(trainableParameters(net, train_layers, stage), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd));
-    const size_t bsz = std::min(size_t(batch), samples.count()), per_epoch = std::max<size_t>(1, samples.count() / bsz);
+    const size_t bsz = std::max<size_t>(1, std::min(size_t(batch), samples.count())), per_epoch = std::max<size_t>(1, samples.count() / bsz);
     int first_epoch = 1;
     if (resuming) {
       first_epoch = loadStageCheckpoint(resume, &net, &opt).epoch + 1;
