@@ -187,8 +187,9 @@ def test_threads_run_in_parallel_gil_released():
     cores = len(os.sched_getaffinity(0))
     print(f"\n[python] {4 * rounds * len(photos)} detections: 1 thread {one:.2f} s, 4 threads {four:.2f} s: "
           f"speed-up {one / four:.2f}x on {cores} cores")
-    if cores >= 2:  # with the GIL held it would be ~1.0 (measured 1.8x on an idle 2-core machine)
-        assert one / four > 1.1
+    # Printed, not asserted: a speed-up depends on how busy the machine is (1.8x on an idle 2-core
+    # machine, ~1.0x when other jobs hold the cores), and timings belong to benchmarks. That the GIL
+    # is released is asserted below, in a way that does not depend on the load.
 
     # Independent of the core count: while a detection runs, other Python code keeps running.
     big = np.ascontiguousarray(np.tile(photos[0], (2, 2, 1)))
