@@ -3,7 +3,9 @@
 #               faces on the bundled sample photo (out/demo.json, out/demo.jpg)
 #   make test   the same setup, then builds and runs the whole test suite: ctest, then the pytest suite
 #               (Python module, facekit serve, the installed C++ package, the demo page in headless Chromium),
-#               then the concurrency tests under ThreadSanitizer (make test-tsan)
+#               then the concurrency tests under ThreadSanitizer (make test-tsan), then the whole C++
+#               suite under AddressSanitizer + UBSan (make test-asan). On an idle 2-core machine about
+#               12 + 5 + 25-30 min from scratch (docs/reliability.md, "Sanitizers in CI"), within CI's 90.
 # Also: make bench (latency vs OpenCV Haar, dlib HOG, YuNet), make eval (WIDER FACE subset AP,
 # landmark NME and pose error, with peers), make clean.
 BUILD ?= build
@@ -37,12 +39,14 @@ demo: models
 	$(BUILD)/facekit detect .cache/samples/astronaut.png --json out/demo.json --draw out/demo.jpg
 	@cat out/demo.json
 
-# make test ends with the concurrency tests under ThreadSanitizer (make test-tsan); make test-asan
-# is not part of it yet (docs/reliability.md, "Sanitizers in CI").
+# make test ends with the concurrency tests under ThreadSanitizer (make test-tsan), then the C++
+# suite under AddressSanitizer + UBSan (make test-asan): 169 tests with no report on the tree of
+# c045621, 25 min of CPU for its build and tests (docs/reliability.md, "Sanitizers in CI").
 test: models
 	@cd $(BUILD) && ctest --output-on-failure -j 2
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-asan
 
 # Sanitizers (docs/reliability.md): the C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the concurrency tests under ThreadSanitizer, each in its own build folder (no trainer, no
