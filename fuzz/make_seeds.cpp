@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdio>
 
-#include <jpeglib.h>
 #include <matio.h>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/model_file.hpp"
+#include "image_writers.hpp"  // tests/image_writers.hpp: the CMYK JPEG and the EXIF block, as the tests write them
 
 namespace fs = std::filesystem;
 
@@ -199,37 +199,6 @@ void textSeeds() {
 }
 
 // --- images: every accepted format and variant, small ------------------------------------------
-std::string cmykJpeg(const cv::Mat& bgr) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &out, &size);
-  c.image_width = JDIMENSION(bgr.cols), c.image_height = JDIMENSION(bgr.rows), c.input_components = 4, c.in_color_space = JCS_CMYK;
-  jpeg_set_defaults(&c);
-  jpeg_start_compress(&c, TRUE);
-  std::vector<uint8_t> row(size_t(bgr.cols) * 4);
-  while (c.next_scanline < c.image_height) {
-    const uint8_t* p = bgr.ptr(int(c.next_scanline));
-    for (int x = 0; x < bgr.cols; ++x) row[size_t(4 * x)] = p[3 * x + 2], row[size_t(4 * x + 1)] = p[3 * x + 1], row[size_t(4 * x + 2)] = p[3 * x], row[size_t(4 * x + 3)] = 255;
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::string s(reinterpret_cast<char*>(out), size);
-  jpeg_destroy_compress(&c);
-  free(out);
-  return s;
-}
-std::string withExif(const std::string& jpeg, int orientation) {
-  std::string tiff("MM\0*\0\0\0\x08", 8);
-  tiff += std::string("\0\x01", 2) + std::string("\x01\x12\0\x03\0\0\0\x01\0", 9) + char(orientation) + std::string(2, '\0') + std::string(4, '\0');
-  const std::string payload = std::string("Exif\0\0", 6) + tiff;
-  const size_t len = payload.size() + 2;
-  return jpeg.substr(0, 2) + "\xFF\xE1" + char(len >> 8) + char(len & 0xff) + payload + jpeg.substr(2);
-}
 void imageSeeds() {
   cv::Mat bgr(24, 32, CV_8UC3);
   for (int r = 0; r < bgr.rows; ++r)
@@ -248,8 +217,8 @@ void imageSeeds() {
       {"baseline.jpg", encode(bgr, ".jpg")},
       {"progressive.jpg", encode(bgr, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1})},
       {"gray.jpg", encode(gray, ".jpg")},
-      {"exif-rotated.jpg", withExif(encode(bgr, ".jpg"), 6)},
-      {"cmyk.jpg", cmykJpeg(bgr)},
+      {"exif-rotated.jpg", facekit::test::withExifOrientation(encode(bgr, ".jpg"), 6, /*little_endian=*/false)},
+      {"cmyk.jpg", facekit::test::writeCmykJpeg(bgr, 75)},  // 75: libjpeg's default quality
       {"rgb.bmp", encode(bgr, ".bmp")},
       {"gray.bmp", encode(gray, ".bmp")},
       {"rgba.bmp", encode(bgra, ".bmp")},

@@ -7,9 +7,6 @@
 // RGBA, interlaced, gAMA / sRGB / iCCP chunks that must change nothing, eXIf before and after
 // the image data). Then: files facekit writes decode back (PNG exactly), and the formats that go
 // through the plugin (BMP, TIFF, WebP, PNM) read and write as before.
-#include <png.h>
-#include <zlib.h>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -17,12 +14,12 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 
-#include <jpeglib.h>
-
+#include "image_writers.hpp"  // writeJpeg, writePng, EXIF blocks: the files OpenCV cannot write
 #include "pipeline/codecs.hpp"
 #include "test_util.hpp"
 
 using namespace facekit;
+using namespace facekit::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -71,154 +68,6 @@ cv::Mat asBgr(const Image& img) {
   auto r = identical(got, cvDecode(bytes, gray_alpha ? cv::IMREAD_GRAYSCALE : cv::IMREAD_ANYCOLOR));
   if (!r || img.format == PixelFormat::kGray) return r;
   return identical(got, cvDecode(bytes, cv::IMREAD_COLOR));
-}
-
-// --- JPEG writers (libjpeg directly: OpenCV cannot write CMYK, YCCK, RGB-coded or 4:4:4) ---------
-
-struct JpegSpec {
-  J_COLOR_SPACE in = JCS_RGB;    // input pixels: RGB (3), GRAYSCALE (1) or CMYK (4)
-  J_COLOR_SPACE file = JCS_UNKNOWN;  // jpeg_set_colorspace (JCS_UNKNOWN: libjpeg's default for `in`)
-  int h_samp = 2, v_samp = 2;    // luma sampling factors (2x2 = 4:2:0)
-  bool progressive = false, optimize = false;
-  int restart_rows = 0;
-  int quality = 90;
-};
-
-std::string writeJpeg(const cv::Mat& pixels, const JpegSpec& s) {  // pixels: RGB, gray or CMYK as s.in says
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &out, &size);
-  c.image_width = JDIMENSION(pixels.cols), c.image_height = JDIMENSION(pixels.rows);
-  c.input_components = pixels.channels(), c.in_color_space = s.in;
-  jpeg_set_defaults(&c);
-  if (s.file != JCS_UNKNOWN) jpeg_set_colorspace(&c, s.file);
-  jpeg_set_quality(&c, s.quality, TRUE);
-  c.comp_info[0].h_samp_factor = s.h_samp, c.comp_info[0].v_samp_factor = s.v_samp;
-  if (s.progressive) jpeg_simple_progression(&c);
-  c.optimize_coding = s.optimize ? TRUE : FALSE;
-  c.restart_in_rows = s.restart_rows;
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<JSAMPROW>(pixels.ptr(int(c.next_scanline)));
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::string bytes(reinterpret_cast<char*>(out), size);
-  jpeg_destroy_compress(&c);
-  free(out);
-  return bytes;
-}
-
-// An APP1 segment inserted right after SOI.
-std::string withApp1(const std::string& jpeg, const std::string& payload) {
-  const size_t len = payload.size() + 2;
-  return jpeg.substr(0, 2) + "\xFF\xE1" + char(len >> 8) + char(len & 0xff) + payload + jpeg.substr(2);
-}
-// A TIFF structure with IFD0 holding the given (tag, type, count, value) entries.
-struct Entry {
-  uint16_t tag, type;
-  uint32_t count, value;
-};
-std::string tiffBlock(bool little, const std::vector<Entry>& entries) {
-  std::string t;
-  auto put16 = [&](uint32_t v) { little ? (t += char(v & 0xff), t += char(v >> 8)) : (t += char(v >> 8), t += char(v & 0xff)); };
-  auto put32 = [&](uint32_t v) {
-    if (little) for (int s : {0, 8, 16, 24}) t += char((v >> s) & 0xff);
-    else for (int s : {24, 16, 8, 0}) t += char((v >> s) & 0xff);
-  };
-  t += little ? "II" : "MM";
-  put16(42);
-  put32(8);
-  put16(uint32_t(entries.size()));
-  for (const Entry& e : entries) {
-    put16(e.tag), put16(e.type), put32(e.count);
-    if (e.type == 3 && e.count == 1) put16(e.value), put16(0);  // a SHORT sits in the first two bytes
-    else put32(e.value);
-  }
-  put32(0);
-  return t;
-}
-std::string exif(bool little, const std::vector<Entry>& entries) { return std::string("Exif\0\0", 6) + tiffBlock(little, entries); }
-
-// Removes every DHT segment (Motion-JPEG frames leave the standard tables out).
-std::string withoutHuffmanTables(const std::string& jpeg) {
-  std::string out = jpeg.substr(0, 2);
-  size_t p = 2;
-  while (p + 4 <= jpeg.size() && uint8_t(jpeg[p]) == 0xFF) {
-    const int marker = uint8_t(jpeg[p + 1]);
-    const size_t len = size_t(uint8_t(jpeg[p + 2])) << 8 | uint8_t(jpeg[p + 3]);
-    if (marker == 0xDA) break;
-    if (marker != 0xC4) out.append(jpeg, p, 2 + len);
-    p += 2 + len;
-  }
-  return out + jpeg.substr(p);
-}
-
-// --- PNG writer (libpng directly: any colour type, depth, interlace and extra chunk) -------------
-
-struct PngSpec {
-  int color_type = PNG_COLOR_TYPE_RGB;
-  int bit_depth = 8;
-  bool interlaced = false;
-  std::vector<png_color> palette;
-  std::vector<png_byte> trns;  // palette alpha
-  bool trns_color = false;      // a tRNS colour key for gray / RGB
-  double gamma = 0;             // gAMA when > 0
-  bool srgb = false;
-  std::string iccp;             // iCCP chunk data (name, 0, method, compressed profile) inserted raw when not empty
-  std::string exif_before, exif_after;  // eXIf before or after IDAT
-};
-
-void pngAppend(png_structp p, png_bytep d, size_t n) { static_cast<std::string*>(png_get_io_ptr(p))->append(reinterpret_cast<char*>(d), n); }
-void pngNoFlush(png_structp) {}
-
-// `samples`: rows of packed samples as the colour type and depth need (16-bit: native uint16).
-std::string writePng(int w, int h, const std::vector<uint8_t>& samples, const PngSpec& s) {
-  std::string out;
-  png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(p);
-  if (setjmp(png_jmpbuf(p))) {
-    png_destroy_write_struct(&p, &info);
-    ADD_FAILURE() << "libpng could not write the test file";
-    return {};
-  }
-  png_set_write_fn(p, &out, pngAppend, pngNoFlush);
-  png_set_IHDR(p, info, png_uint_32(w), png_uint_32(h), s.bit_depth, s.color_type, s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (!s.palette.empty()) png_set_PLTE(p, info, s.palette.data(), int(s.palette.size()));
-  if (!s.trns.empty()) png_set_tRNS(p, info, s.trns.data(), int(s.trns.size()), nullptr);
-  png_color_16 key{};
-  key.gray = 7, key.red = 10, key.green = 20, key.blue = 30;
-  if (s.trns_color) png_set_tRNS(p, info, nullptr, 1, &key);
-  if (s.gamma > 0) png_set_gAMA(p, info, s.gamma);
-  if (s.srgb) png_set_sRGB(p, info, PNG_sRGB_INTENT_PERCEPTUAL);
-  if (!s.exif_before.empty()) png_set_eXIf_1(p, info, png_uint_32(s.exif_before.size()), reinterpret_cast<png_bytep>(const_cast<char*>(s.exif_before.data())));
-  png_write_info(p, info);
-  if (s.bit_depth == 16) png_set_swap(p);  // samples are native (little-endian) uint16
-  const int passes = png_set_interlace_handling(p);
-  const size_t row_bytes = samples.size() / size_t(h);
-  for (int pass = 0; pass < passes; ++pass)
-    for (int r = 0; r < h; ++r) png_write_row(p, const_cast<png_bytep>(samples.data() + size_t(r) * row_bytes));
-  png_infop end = png_create_info_struct(p);
-  if (!s.exif_after.empty()) png_set_eXIf_1(p, end, png_uint_32(s.exif_after.size()), reinterpret_cast<png_bytep>(const_cast<char*>(s.exif_after.data())));
-  png_write_end(p, s.exif_after.empty() ? nullptr : end);
-  png_destroy_info_struct(p, &end);
-  png_destroy_write_struct(&p, &info);
-  if (!s.iccp.empty()) {  // libpng refuses to write a broken profile: the chunk goes in by hand, after IHDR
-    std::string chunk;
-    const uint32_t n = uint32_t(s.iccp.size());
-    for (int sh : {24, 16, 8, 0}) chunk += char((n >> sh) & 0xff);
-    const std::string body = "iCCP" + s.iccp;
-    const uint32_t crc = uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size())));
-    chunk += body;
-    for (int sh : {24, 16, 8, 0}) chunk += char((crc >> sh) & 0xff);
-    out.insert(8 + 25, chunk);
-  }
-  return out;
 }
 
 // Random samples for w x h pixels of `channels` samples at `bits` (packed below 8 bits).
@@ -337,7 +186,7 @@ TEST(Codecs, ExifOrientationIsReadAsOpenCvReadsIt) {
   for (bool little : {true, false})
     for (int o = 1; o <= 8; ++o) {
       SCOPED_TRACE((little ? "II orientation " : "MM orientation ") + std::to_string(o));
-      const std::string file = withApp1(jpg, exif(little, {{0x0112, 3, 1, uint32_t(o)}}));
+      const std::string file = withExifOrientation(jpg, o, little);
       EXPECT_TRUE(decodesLikeOpenCv(file, "exif.jpg"));
       const Image img = loadImageFromMemory(file.data(), file.size());
       turned += !identical(asBgr(img), upright);  // 2..8 each change the pixels
@@ -365,23 +214,23 @@ TEST(Codecs, ExifOrientationIsReadAsOpenCvReadsIt) {
   // bounds before or after the orientation, a wrong tag mark or byte order, short blocks.
   const std::string xmp = "http://ns.adobe.com/xap/1.0/" + std::string(1, '\0') + "<x:xmpmeta/>";
   const std::vector<std::pair<std::string, std::string>> odd = {
-      {"XMP first", withApp1(withApp1(jpg, exif(true, {{0x0112, 3, 1, 6}})), xmp)},
-      {"EXIF then XMP", withApp1(withApp1(jpg, xmp), exif(true, {{0x0112, 3, 1, 6}}))},
-      {"LONG orientation", withApp1(jpg, exif(true, {{0x0112, 4, 1, 6}}))},
-      {"two orientations", withApp1(jpg, exif(false, {{0x0112, 3, 1, 8}, {0x0112, 3, 1, 3}}))},
-      {"orientation 9", withApp1(jpg, exif(true, {{0x0112, 3, 1, 9}}))},
-      {"orientation 0", withApp1(jpg, exif(true, {{0x0112, 3, 1, 0}}))},
-      {"bad string before", withApp1(jpg, exif(true, {{0x010F, 2, 100, 5000}, {0x0112, 3, 1, 6}}))},
-      {"bad string after", withApp1(jpg, exif(true, {{0x0112, 3, 1, 6}, {0x010F, 2, 100, 5000}}))},
-      {"bad rational before", withApp1(jpg, exif(false, {{0x011A, 5, 1, 0xFFFFFF00u}, {0x0112, 3, 1, 6}}))},
-      {"short string inline", withApp1(jpg, exif(true, {{0x0110, 2, 3, 0x00414141}, {0x0112, 3, 1, 3}}))},
-      {"other tags", withApp1(jpg, exif(true, {{0x0100, 4, 1, 203}, {0x8769, 4, 1, 26}, {0x0128, 3, 1, 2}, {0x0112, 3, 1, 7}}))},
-      {"tag mark 43", [&] { std::string e = exif(true, {{0x0112, 3, 1, 6}}); e[8] = 43; return withApp1(jpg, e); }()},
-      {"byte order IM", [&] { std::string e = exif(false, {{0x0112, 3, 1, 6}}); e[6] = 'I'; return withApp1(jpg, e); }()},
-      {"byte order XX", [&] { std::string e = exif(false, {{0x0112, 3, 1, 6}}); e[6] = e[7] = 'X'; return withApp1(jpg, e); }()},
-      {"IFD offset out of bounds", [&] { std::string e = exif(true, {{0x0112, 3, 1, 6}}); e[10] = char(0xF0); return withApp1(jpg, e); }()},
-      {"cut in the entry", withApp1(jpg, exif(true, {{0x0112, 3, 1, 6}}).substr(0, 6 + 8 + 2 + 9))},
-      {"cut before the value", withApp1(jpg, exif(true, {{0x0112, 3, 1, 6}}).substr(0, 6 + 8 + 2 + 8))},
+      {"XMP first", withApp1(withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 6}})), xmp)},
+      {"EXIF then XMP", withApp1(withApp1(jpg, xmp), exifPayload(true, {{0x0112, 3, 1, 6}}))},
+      {"LONG orientation", withApp1(jpg, exifPayload(true, {{0x0112, 4, 1, 6}}))},
+      {"two orientations", withApp1(jpg, exifPayload(false, {{0x0112, 3, 1, 8}, {0x0112, 3, 1, 3}}))},
+      {"orientation 9", withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 9}}))},
+      {"orientation 0", withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 0}}))},
+      {"bad string before", withApp1(jpg, exifPayload(true, {{0x010F, 2, 100, 5000}, {0x0112, 3, 1, 6}}))},
+      {"bad string after", withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 6}, {0x010F, 2, 100, 5000}}))},
+      {"bad rational before", withApp1(jpg, exifPayload(false, {{0x011A, 5, 1, 0xFFFFFF00u}, {0x0112, 3, 1, 6}}))},
+      {"short string inline", withApp1(jpg, exifPayload(true, {{0x0110, 2, 3, 0x00414141}, {0x0112, 3, 1, 3}}))},
+      {"other tags", withApp1(jpg, exifPayload(true, {{0x0100, 4, 1, 203}, {0x8769, 4, 1, 26}, {0x0128, 3, 1, 2}, {0x0112, 3, 1, 7}}))},
+      {"tag mark 43", [&] { std::string e = exifPayload(true, {{0x0112, 3, 1, 6}}); e[8] = 43; return withApp1(jpg, e); }()},
+      {"byte order IM", [&] { std::string e = exifPayload(false, {{0x0112, 3, 1, 6}}); e[6] = 'I'; return withApp1(jpg, e); }()},
+      {"byte order XX", [&] { std::string e = exifPayload(false, {{0x0112, 3, 1, 6}}); e[6] = e[7] = 'X'; return withApp1(jpg, e); }()},
+      {"IFD offset out of bounds", [&] { std::string e = exifPayload(true, {{0x0112, 3, 1, 6}}); e[10] = char(0xF0); return withApp1(jpg, e); }()},
+      {"cut in the entry", withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 6}}).substr(0, 6 + 8 + 2 + 9))},
+      {"cut before the value", withApp1(jpg, exifPayload(true, {{0x0112, 3, 1, 6}}).substr(0, 6 + 8 + 2 + 8))},
       {"6 bytes only", withApp1(jpg, std::string("Exif\0\0", 6))},
       {"7 bytes", withApp1(jpg, std::string("Exif\0\0I", 7))},
   };

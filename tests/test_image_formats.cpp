@@ -1,18 +1,12 @@
 // Images users hand in are taken the way OpenCV's imread takes them: alpha dropped, 16-bit
 // scaled to 8, gray + alpha, CMYK JPEG, WebP, BMP, TIFF, PNM; each gives the same faces as its
 // 8-bit RGB conversion. LoadOptions::strict (CLI --strict) keeps the old refusals.
-#include <cstddef>
-#include <cstdio>
-
-#include <jpeglib.h>
-#include <zlib.h>
-
-#include <csetjmp>
 #include <cstring>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "image_writers.hpp"  // writePng (gray + alpha), writeCmykJpeg, withExifOrientation: files OpenCV cannot write
 #include "test_util.hpp"
 
 using namespace facekit;
@@ -25,77 +19,6 @@ std::string encode(const cv::Mat& m, const std::string& ext, const std::vector<i
   std::vector<uchar> buf;
   EXPECT_TRUE(cv::imencode(ext, m, buf, params)) << ext;
   return bytesOf(buf);
-}
-
-// A minimal PNG writer (OpenCV's cannot write gray + alpha): any colour type, 8 or 16 bits,
-// filter 0 on every row, one IDAT.
-std::string pngChunk(const std::string& type, const std::string& data) {
-  std::string c;
-  const uint32_t n = uint32_t(data.size());
-  for (int s : {24, 16, 8, 0}) c += char((n >> s) & 0xff);
-  const std::string body = type + data;
-  c += body;
-  const uint32_t crc = uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size())));
-  for (int s : {24, 16, 8, 0}) c += char((crc >> s) & 0xff);
-  return c;
-}
-std::string writePng(const cv::Mat& m, int color_type) {  // m: CV_8U or CV_16U, channels as the colour type needs
-  const int bits = m.depth() == CV_16U ? 16 : 8;
-  std::string ihdr;
-  for (uint32_t v : {uint32_t(m.cols), uint32_t(m.rows)})
-    for (int s : {24, 16, 8, 0}) ihdr += char((v >> s) & 0xff);
-  ihdr += char(bits), ihdr += char(color_type), ihdr += '\0', ihdr += '\0', ihdr += '\0';
-  std::string raw;
-  for (int r = 0; r < m.rows; ++r) {
-    raw += '\0';
-    if (bits == 8) {
-      raw.append(reinterpret_cast<const char*>(m.ptr(r)), size_t(m.cols) * m.channels());
-    } else {
-      const uint16_t* p = m.ptr<uint16_t>(r);
-      for (int i = 0; i < m.cols * m.channels(); ++i) raw += char(p[i] >> 8), raw += char(p[i] & 0xff);  // big-endian
-    }
-  }
-  uLongf n = compressBound(uLong(raw.size()));
-  std::string z(n, '\0');
-  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(raw.data()), uLong(raw.size())), Z_OK);
-  z.resize(n);
-  return std::string("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", ihdr) + pngChunk("IDAT", z) + pngChunk("IEND", "");
-}
-
-// A CMYK JPEG (Adobe-style, as Photoshop writes them) through libjpeg: OpenCV cannot write one.
-std::string writeCmykJpeg(const cv::Mat& cmyk) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &out, &size);
-  c.image_width = JDIMENSION(cmyk.cols), c.image_height = JDIMENSION(cmyk.rows);
-  c.input_components = 4, c.in_color_space = JCS_CMYK;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 95, TRUE);
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<JSAMPROW>(cmyk.ptr(int(c.next_scanline)));
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::string s(reinterpret_cast<char*>(out), size);
-  jpeg_destroy_compress(&c);
-  free(out);
-  return s;
-}
-
-// An EXIF APP1 segment holding only Orientation, inserted after a JPEG's SOI.
-std::string withExifOrientation(const std::string& jpeg, int orientation) {
-  std::string tiff("II*\0\x08\0\0\0", 8);
-  tiff += std::string("\x01\0", 2);                                       // one entry
-  tiff += std::string("\x12\x01\x03\0\x01\0\0\0", 8) + char(orientation) + std::string(3, '\0');  // 0x0112 SHORT 1
-  tiff += std::string(4, '\0');                                          // no next IFD
-  const std::string payload = std::string("Exif\0\0", 6) + tiff;
-  const size_t len = payload.size() + 2;
-  return jpeg.substr(0, 2) + "\xFF\xE1" + char(len >> 8) + char(len & 0xff) + payload + jpeg.substr(2);
 }
 
 Image fromMemory(const std::string& bytes, const std::string& name, bool strict = false) {
@@ -232,10 +155,10 @@ TEST(ImageFormats, GrayAndGrayAlphaDecodeToTheirEightBitGray) {
   ASSERT_EQ(want_faces.size(), 1u);
   const cv::Mat ga = withAlpha(gray), ga16 = withAlpha(to16(gray));
   const std::vector<Variant> variants = {
-      {"gray-alpha.png", writePng(ga, 4), true, "alpha"},
-      {"gray-alpha16.png", writePng(ga16, 4), true, "16-bit"},
-      {"gray16.png", writePng(to16(gray), 0), true, "16-bit"},
-      {"gray.png", writePng(gray, 0), false, ""},
+      {"gray-alpha.png", test::writePng(ga, PNG_COLOR_TYPE_GRAY_ALPHA), true, "alpha"},
+      {"gray-alpha16.png", test::writePng(ga16, PNG_COLOR_TYPE_GRAY_ALPHA), true, "16-bit"},
+      {"gray16.png", test::writePng(to16(gray), PNG_COLOR_TYPE_GRAY), true, "16-bit"},
+      {"gray.png", test::writePng(gray, PNG_COLOR_TYPE_GRAY), false, ""},
       {"gray.pgm", encode(gray, ".pgm"), false, ""},
   };
   for (const Variant& v : variants) {
@@ -252,13 +175,7 @@ TEST(ImageFormats, GrayAndGrayAlphaDecodeToTheirEightBitGray) {
 // on the RGB photo (the JPEG is lossy, so the box may move by a fraction of a pixel).
 TEST(ImageFormats, CmykJpegDecodesLikeImreadAndFindsTheFace) {
   const cv::Mat& bgr = photoBgr();
-  cv::Mat cmyk(bgr.rows, bgr.cols, CV_8UC4);  // Adobe CMYK (inverted): C = R, M = G, Y = B, K = 255 decodes to R, G, B
-  for (int r = 0; r < bgr.rows; ++r)
-    for (int c = 0; c < bgr.cols; ++c) {
-      const cv::Vec3b p = bgr.at<cv::Vec3b>(r, c);
-      cmyk.at<cv::Vec4b>(r, c) = {p[2], p[1], p[0], 255};
-    }
-  const std::string jpg = writeCmykJpeg(cmyk);
+  const std::string jpg = test::writeCmykJpeg(bgr, 95);  // Adobe CMYK (inverted), K = 255: decodes to the photo's R, G, B
   const Image got = fromMemory(jpg, "cmyk.jpg");
   cv::Mat ref = cv::imdecode(cv::Mat(1, int(jpg.size()), CV_8U, const_cast<char*>(jpg.data())), cv::IMREAD_COLOR);
   ASSERT_FALSE(ref.empty());
@@ -294,7 +211,7 @@ TEST(ImageFormats, LossyFilesDecodeLikeImread) {
 // EXIF orientation is applied (6: the camera was turned, the picture is shown turned clockwise),
 // in both modes, as imread applies it.
 TEST(ImageFormats, ExifOrientationIsApplied) {
-  const std::string jpg = withExifOrientation(encode(photoBgr(), ".jpg"), 6);
+  const std::string jpg = test::withExifOrientation(encode(photoBgr(), ".jpg"), 6, /*little_endian=*/true);
   const cv::Mat ref = cv::imdecode(cv::Mat(1, int(jpg.size()), CV_8U, const_cast<char*>(jpg.data())), cv::IMREAD_COLOR);
   ASSERT_EQ(ref.cols, photoBgr().rows);
   for (bool strict : {false, true}) {
