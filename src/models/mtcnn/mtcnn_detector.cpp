@@ -502,6 +502,7 @@ class MtcnnDetector final : public FaceDetector {
     };
     std::vector<Task> tasks;
     const int pad = opt_.border_faces ? kBorderPad : 0;
+    long kept = 0;  // pixels of the band nets that tiled levels keep for the next call
     for (int turn = 0; turn < 4; ++turn)
       if (tlevels_[turn].size() < size_t(to)) tlevels_[turn].resize(size_t(to));
     for (int i = 0; i < to; ++i)
@@ -517,7 +518,8 @@ class MtcnnDetector final : public FaceDetector {
         const int cols = sideways ? src.rows : src.cols, rows = sideways ? src.cols : src.rows;
         if (band_pixels_ > 0 && long(cols + 2 * pad) * (rows + 2 * pad) > band_pixels_) {
           planTiles(lv, pad, cols, rows);  // bounded memory, as stage1: row bands of the turned level
-          lv.keep = false;
+          kept += long(lv.band_nets.size()) * (2 * lv.band_rows + 10) * (cols + 2 * pad);
+          lv.keep = kept <= kKeepPixels;  // band nets kept for the next call within the budget (else rebuilt)
         } else {
           lv.tiled = false, lv.pad = pad, lv.band_nets.clear(), lv.band_width = 0;
           lv.net = &pnetFor(rows + 2 * pad, cols + 2 * pad, turn);
