@@ -68,10 +68,10 @@
 // bench/bench_option_cost.cpp; WIDER FACE figures from a development harness):
 //  * Time, the bench scene (sample photo, one face), 1 thread, min face 20, same run: 640x480
 //    13.2 ms upright, 18.5 ms all orientations (1.40x; the previous all-orientations code: 4.1x);
-//    1280x720 35.5 vs 48.0 ms (1.36x). 2 threads, 640x480: 9.8 vs 17.5 ms (1.8x: the passes are
-//    shared out to the threads in two groups, {0, 180} and {90, 270}, of unequal work). With
-//    border_faces on (the default since; every pass gets the border), later the same day at load
-//    average ~15: 1.71x CPU time, 1.85x wall (paired runs, 640x480, 1 thread).
+//    1280x720 35.5 vs 48.0 ms (1.36x). With border_faces on (the default since; every pass gets
+//    the border), 2026-11-26, paired runs under chrt -f, 640x480: 13.6 vs 22.7 ms (1.65x) on 1
+//    thread; on 2 threads (one task per level and turn) 7.6 vs 17.9 ms. The all-orientations
+//    search itself scales 1.6x from 1 to 2 threads (its re-checks run on the calling thread).
 //  * The 48 photos of ../shared/data/faces scaled to 480 px, turned by 0, 45, .., 315 degrees on
 //    an enlarged canvas: all 49 faces of at least 40 px that the upright detector finds upright
 //    are found at every one of the 8 angles, each once; the 5 points are in a sane order (eyes
