@@ -70,8 +70,8 @@
 //    13.2 ms upright, 18.5 ms all orientations (1.40x; the previous all-orientations code: 4.1x);
 //    1280x720 35.5 vs 48.0 ms (1.36x). With border_faces on (the default since; every pass gets
 //    the border), 2026-11-26, paired runs under chrt -f, 640x480: 13.6 vs 22.7 ms (1.65x) on 1
-//    thread; on 2 threads (one task per level and turn) 7.6 vs 17.9 ms. The all-orientations
-//    search itself scales 1.6x from 1 to 2 threads (its re-checks run on the calling thread).
+//    thread; on 2 threads (one task per level and turn) 7.4 vs 13.4 ms (1.81x). The all-orientations
+//    search itself scales 1.7x from 1 to 2 threads (its re-checks run on the calling thread).
 //  * The 48 photos of ../shared/data/faces scaled to 480 px, turned by 0, 45, .., 315 degrees on
 //    an enlarged canvas: all 49 faces of at least 40 px that the upright detector finds upright
 //    are found at every one of the 8 angles, each once; the 5 points are in a sane order (eyes
