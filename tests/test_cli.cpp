@@ -98,6 +98,34 @@ TEST(Cli, FolderInputWritesOneEntryPerImageAndDrawings) {
   EXPECT_NE(r.err.find("100%"), std::string::npos) << "a progress report was expected: " << r.err;
 }
 
+// File names are bytes, not UTF-8: such a name must reach the JSON (as U+FFFD) instead of
+// aborting the program (nlohmann's dump() throws type_error 316 on invalid UTF-8).
+TEST(Cli, FileNamesThatAreNotUtf8ReachTheJson) {
+  const auto& bad = BadFiles::get();
+  const std::string in = bad.dir + "/not-utf8", out = bad.dir + "/not-utf8-out";
+  std::filesystem::create_directories(in);
+  std::filesystem::create_directories(out);
+  const std::string name = in + "/face\xff\xfe.png";
+  std::filesystem::copy_file(FACEKIT_TEST_SAMPLE, name, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(bad.good_gray, in + "/b.png", std::filesystem::copy_options::overwrite_existing);
+  const CliRun d = run("detect " + in + model() + " --json " + out + "/all.json");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  ASSERT_FALSE(d.signalled);
+  std::ifstream f(out + "/all.json");
+  const auto j = nlohmann::json::parse(f);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[in + "/face\xef\xbf\xbd\xef\xbf\xbd.png"]["scores"].size(), 1u) << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const CliRun l = run("label --images " + in + " --detector-model " + FACEKIT_TEST_MODEL + " --out " + out + "/labels.jsonl");
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  ASSERT_FALSE(l.signalled);
+  std::ifstream lf(out + "/labels.jsonl");
+  std::string line;
+  int faces = 0;
+  while (std::getline(lf, line))
+    if (nlohmann::json::parse(line)["image"] == in + "/face\xef\xbf\xbd\xef\xbf\xbd.png") ++faces;
+  EXPECT_EQ(faces, 1);
+}
+
 // --- facekit info ------------------------------------------------------------------------------
 
 namespace {

@@ -142,7 +142,7 @@ void run(const eval::GroundTruth& gt, EvalArgs& a, const std::string& title) {
   for (const auto& r : all[0].second) std::cout << r.setting << " " << r.gt_faces << "  ";
   std::cout << "\nconditions: facekit min face " << a.det.min_face_size << ", thresholds " << a.det.thresholds[0] << ","
             << a.det.thresholds[1] << "," << a.det.thresholds[2] << (yunet ? "; YuNet score >= 0.3, NMS 0.3" : "") << "\n";
-  std::ofstream(a.out + "/results.json") << j.dump(2) << "\n";
+  std::ofstream(a.out + "/results.json") << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   eval::savePlot(plot, a.out + "/pr_curves.png");
   std::cout << "wrote " << a.out << "/{results.json,pr_curves.csv,pr_curves.png,predictions/}\n";
 }
@@ -439,7 +439,7 @@ void runLandmarkEval(LandmarkArgs& a) {
   j["conditions"] = cond;
   std::cout << t.str();
   std::ofstream(a.out + "/results.md") << t.str().substr(1);
-  std::ofstream(a.out + "/results.json") << j.dump(2) << "\n";
+  std::ofstream(a.out + "/results.json") << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   eval::savePlot(ced, a.out + "/ced.png");
   std::cout << "wrote " << a.out << "/{results.md,results.json,ced.png}\n";
 }

@@ -136,7 +136,7 @@ LabelResult labelOne(FaceLandmarker& lm, const std::string& file, const Args& a)
     }
     if (found.empty()) {
       base["status"] = "no_face";
-      r.lines.push_back(base.dump());
+      r.lines.push_back(base.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     for (size_t k = 0; k < found.size(); ++k) {
       ConsensusOptions co = a.consensus;
@@ -156,7 +156,7 @@ LabelResult labelOne(FaceLandmarker& lm, const std::string& file, const Args& a)
       line["passes"] = c.passes;
       line["spread"] = std::round(c.spread * 1e4) / 1e4;
       line["teacher"] = a.opt.backend == LandmarkBackend::kMesh ? "mediapipe-facemesh" : "facekit-landmark106";
-      r.lines.push_back(line.dump());
+      r.lines.push_back(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       ++r.faces;
       r.low += f.confidence < 0.5f;
       r.unstable += f.confidence >= 0.5f && !stable;
@@ -165,7 +165,7 @@ LabelResult labelOne(FaceLandmarker& lm, const std::string& file, const Args& a)
     r.failed = true;
     base["status"] = "error";
     base["error"] = e.what();
-    r.lines.push_back(base.dump());
+    r.lines.push_back(base.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return r;
 }

@@ -97,7 +97,8 @@ int runOnImages(const std::vector<std::string>& inputs, const std::string& json_
     }
     if (progress) progress->step();
   }
-  const std::string text = many ? all.dump(2) : all.begin().value().dump(2);
+  // File names need not be UTF-8: such bytes are written as U+FFFD instead of throwing.
+  const std::string text = many ? all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) : all.begin().value().dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   if (json_path.empty()) {
     std::cout << text << "\n";
   } else {

@@ -71,7 +71,7 @@ void sendJson(httplib::Response& res, int status, const std::string& body) {
 }
 
 void sendError(httplib::Response& res, int status, const std::string& message) {
-  sendJson(res, status, Json{{"error", message}, {"status", status}}.dump());
+  sendJson(res, status, Json{{"error", message}, {"status", status}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 // ---- images from request bodies ----------------------------------------------------------------
