@@ -5,6 +5,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_run.hpp"
 #include "eval/landmark_eval.hpp"
 #include "test_util.hpp"
 
@@ -133,4 +134,29 @@ TEST(LandmarkEval, EvalCommandRejectsUnknownBackend) {
                           "/data/dlib-faces-68/testing_with_face_landmarks.xml --backends mesh,nope --no-dlib --out " +
                           (std::filesystem::temp_directory_path() / "facekit-eval-lmk-bad").string() + " > /dev/null 2>&1";
   EXPECT_NE(std::system(cmd.c_str()), 0);
+}
+
+// eval landmarks --labels: every malformed line of a label file is one error naming the file and
+// line (before: nlohmann exceptions, and a point written [x] read past the end of its array).
+TEST(LandmarkEval, MalformedLabelLinesGiveOneErrorLine) {
+  const std::string dir = facekit::test::freshTempDir("facekit-eval-labels", "");
+  std::string points;
+  for (int i = 0; i < 106; ++i) points += std::string(i ? "," : "") + (i == 50 ? "[3]" : "[1,2]");
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"[1,2]", "not a JSON object"},
+      {"{\"status\":\"ok\",\"image\":\"a.png\",\"points\":[" + points + "]}", "every point must be [x, y]"},
+      {"{\"status\":\"ok\",\"image\":7,\"points\":[" + points + "]}", "\"image\" must be a string"},
+      {"{\"status\":\"ok\",\"image\":\"a.png\",\"points\":[" + std::string(points).replace(points.find("[3]"), 3, "[1e300,2]") + "]}",
+       "a point's x must be a finite number"},
+      {"{\"status\":\"ok\",\"image\":\"a.png\",\"pose\":3,\"points\":[" + std::string(points).replace(points.find("[3]"), 3, "[1,2]") + "]}",
+       "\"pose\" must be an object"},
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string file = dir + "/" + std::to_string(i) + ".jsonl";
+    std::ofstream(file) << "{\"status\":\"no face\"}\n" << rows[i].first << "\n";
+    const auto r = facekit::test::runFacekit("eval landmarks --labels " + file + " --out " + dir + "/out");
+    EXPECT_EQ(r.exit_code, 1) << rows[i].first;
+    EXPECT_TRUE(r.oneErrorLine()) << r.err;
+    EXPECT_NE(r.err.find(file + ": line 2: " + rows[i].second), std::string::npos) << r.err;
+  }
 }

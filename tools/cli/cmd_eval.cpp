@@ -240,11 +240,33 @@ void runLandmarkEval(LandmarkArgs& a) {
       } catch (const std::exception&) {
         throw Error(Error::Code::kBadModel, a.labels + ": line " + std::to_string(line_no) + " is not JSON");
       }
-      if (j.value("status", "") != "ok" || !j.contains("points") || j["points"].size() != 106) continue;
+      // Every field is checked before it is read: a malformed line is one error naming it, never
+      // an nlohmann exception or a read past the end of a short point.
+      const std::string where = a.labels + ": line " + std::to_string(line_no) + ": ";
+      auto bad = [&](const std::string& what) { return Error(Error::Code::kBadModel, where + what); };
+      if (!j.is_object()) throw bad("not a JSON object");
+      const auto status = j.find("status");
+      if (status == j.end() || !status->is_string() || status->get<std::string>() != "ok") continue;
+      const auto points = j.find("points");
+      if (points == j.end() || !points->is_array() || points->size() != 106) continue;
+      const auto image = j.find("image");
+      if (image == j.end() || !image->is_string()) throw bad("\"image\" must be a string");
       if (j.contains("teacher") && j["teacher"].is_string()) teachers.insert(j["teacher"].get<std::string>());
-      LandmarkSample smp{j["image"], {}, j.contains("pose"), {}};
-      for (const auto& p : j["points"]) smp.truth.push_back({p[0].get<float>(), p[1].get<float>()});
-      if (smp.has_pose) smp.pose = {j["pose"]["pitch"].get<float>(), j["pose"]["yaw"].get<float>(), j["pose"]["roll"].get<float>()};
+      auto number = [&](const nlohmann::json& v, const char* what) {
+        if (!v.is_number() || !std::isfinite(v.get<double>()) || std::fabs(v.get<double>()) > 1e7) throw bad(std::string(what) + " must be a finite number");
+        return v.get<float>();
+      };
+      LandmarkSample smp{image->get<std::string>(), {}, j.contains("pose"), {}};
+      for (const auto& p : *points) {
+        if (!p.is_array() || p.size() < 2) throw bad("every point must be [x, y]");
+        smp.truth.push_back({number(p[0], "a point's x"), number(p[1], "a point's y")});
+      }
+      if (smp.has_pose) {
+        const auto& pose = j["pose"];
+        if (!pose.is_object() || !pose.contains("pitch") || !pose.contains("yaw") || !pose.contains("roll"))
+          throw bad("\"pose\" must be an object with pitch, yaw and roll");
+        smp.pose = {number(pose["pitch"], "pitch"), number(pose["yaw"], "yaw"), number(pose["roll"], "roll")};
+      }
       samples.push_back(std::move(smp));
     }
     subset_note = "the faces labelled \"ok\" in " + a.labels;
