@@ -232,5 +232,8 @@ TEST(TrainRun, BadInputsGiveOneLineErrors) {
   auto [rc3, e3] = runErr(cfg + " --work-dir " + dir + "/w --cfg-options 'data.labels=[\"/nonexistent.jsonl\"]'");
   EXPECT_EQ(rc3, 1);
   EXPECT_NE(e3.find("cannot read the label file"), std::string::npos) << e3;
+  auto [rc4, e4] = runErr(cfg + " --work-dir " + dir + "/w --cfg-options train.checkpoint_interval=0");  // was a division by zero
+  EXPECT_EQ(rc4, 1);
+  EXPECT_NE(e4.find("train.checkpoint_interval must be >= 1"), std::string::npos) << e4;
   fs::remove_all(dir);
 }

@@ -226,6 +226,9 @@ int run(int argc, char** argv) {
   const auto t_data = std::chrono::steady_clock::now();
   const DataOptions dopt = DataOptions::fromConfig(train::at(cfg, "data"));
   const AugmentOptions aug = AugmentOptions::fromConfig(train::at(cfg, "augment"));
+  // Checked before the (slow) data loading: a bad value fails at once.
+  for (const char* key : {"train.max_epochs", "train.batch_size", "train.log_interval", "train.val_interval", "train.checkpoint_interval"})
+    if (get<int>(cfg, key) < 1) throw Error(Error::Code::kInvalidArgument, std::string("config: ") + key + " must be >= 1");
   const Dataset ds = loadDataset(dopt, threads);
   std::cerr << "facekit-train: " << ds.train.size() << " training faces, " << ds.val.size() << " validation faces (skipped: " << ds.skipped_status
             << " not ok, " << ds.skipped_small << " small, " << ds.skipped_spread << " unstable, " << ds.unreadable << " unreadable) in "
@@ -283,7 +286,6 @@ int run(int argc, char** argv) {
   const int ckpt_interval = get<int>(cfg, "train.checkpoint_interval");
   const double warmup = get<double>(cfg, "schedule.warmup_epochs"), min_lr = get<double>(cfg, "schedule.min_lr");
   const double wing_w = get<double>(cfg, "loss.wing_w"), wing_eps = get<double>(cfg, "loss.wing_eps"), pose_w = get<double>(cfg, "loss.pose_weight");
-  if (epochs < 1 || batch < 1 || log_interval < 1 || val_interval < 1) throw Error(Error::Code::kInvalidArgument, "config: epochs, batch size and intervals must be >= 1");
   const int size = spec.input_size;
   const std::vector<size_t> epoch_indices = epochIndices(ds.train, dopt.large_pose_repeat);
   const size_t per_epoch = std::max<size_t>(1, epoch_indices.size() / size_t(batch));
