@@ -14,6 +14,7 @@
 #include <numeric>
 #include <random>
 
+#include "checkpoint.hpp"
 #include "eval/widerface.hpp"
 #include "facekit/error.hpp"
 #include "models/mtcnn/mtcnn_nets.hpp"
@@ -264,12 +265,8 @@ const std::array<std::string, 3> kStageOrder = {"pnet", "rnet", "onet"};
 void saveStageCheckpoint(const fs::path& path, MtcnnNet& net, torch::optim::Optimizer& opt, int epoch, const std::string& stage,
                          const std::string& start_model) {
   writeAtomically(path, [&](const std::string& tmp) {
-    torch::serialize::OutputArchive ar, model_ar, opt_ar;
-    net->save(model_ar);
-    opt.save(opt_ar);
-    ar.write("model", model_ar);
-    ar.write("optimizer", opt_ar);
-    ar.write("epoch", torch::tensor(int64_t(epoch)));
+    torch::serialize::OutputArchive ar;
+    writeCheckpointCore(ar, *net, opt, epoch);
     ar.write("stage", torch::tensor(int64_t(std::find(kStageOrder.begin(), kStageOrder.end(), stage) - kStageOrder.begin())));
     auto bytes = torch::empty({int64_t(start_model.size())}, torch::kUInt8);
     std::memcpy(bytes.data_ptr<uint8_t>(), start_model.data(), start_model.size());

@@ -26,6 +26,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "checkpoint.hpp"
 #include "engine/model_file.hpp"
 #include "facekit/error.hpp"
 #include "landmark_data.hpp"
@@ -129,12 +130,8 @@ ValResult validate(LandmarkNet& net, const std::vector<FaceSample>& val, const l
 
 void saveCheckpoint(const fs::path& path, LandmarkNet& net, torch::optim::Optimizer& opt, int epoch) {
   writeAtomically(path, [&](const std::string& tmp) {
-    torch::serialize::OutputArchive ar, model_ar, opt_ar;
-    net->save(model_ar);
-    opt.save(opt_ar);
-    ar.write("model", model_ar);
-    ar.write("optimizer", opt_ar);
-    ar.write("epoch", torch::tensor(int64_t(epoch)));
+    torch::serialize::OutputArchive ar;
+    writeCheckpointCore(ar, *net, opt, epoch);
     ar.save_to(tmp);
   });
 }
