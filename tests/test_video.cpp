@@ -74,6 +74,17 @@ double jitter(const std::vector<std::vector<Point2f>>& seq, double speed, size_t
   return sum / double(n);
 }
 
+
+// An MJPG clip of `frames` frames: frame(0 .. frames - 1, speed, rng), 25 fps, 512x512.
+void writeClip(const std::string& path, int frames, double speed, std::mt19937& rng) {
+  cv::VideoWriter w(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, cv::Size(512, 512));
+  ASSERT_TRUE(w.isOpened()) << path;
+  for (int k = 0; k < frames; ++k) {
+    cv::Mat bgr;
+    cv::cvtColor(frame(k, speed, rng), bgr, cv::COLOR_RGB2BGR);
+    w.write(bgr);
+  }
+}
 }  // namespace
 
 TEST(Video, SmoothingSteadiesAStillFaceWithoutMovingIt) {
@@ -114,15 +125,7 @@ TEST(Video, CommandWritesAnnotatedVideoAndOneJsonLinePerFrame) {
   const std::string dir = std::filesystem::temp_directory_path() / "facekit-video-test";
   std::filesystem::create_directories(dir);
   std::mt19937 rng(3);
-  {
-    cv::VideoWriter w(dir + "/in.avi", cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, cv::Size(512, 512));
-    ASSERT_TRUE(w.isOpened());
-    for (int k = 0; k < 8; ++k) {
-      cv::Mat bgr;
-      cv::cvtColor(frame(k, 1.0, rng), bgr, cv::COLOR_RGB2BGR);
-      w.write(bgr);
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(writeClip(dir + "/in.avi", 8, 1.0, rng));
   const std::string cmd = std::string(FACEKIT_TEST_CLI) + " video " + dir + "/in.avi --out " + dir + "/out.mp4 --json " + dir +
                           "/frames.jsonl --detector-model " + FACEKIT_TEST_MODEL + " --backend mesh --mesh-model " + FACEKIT_TEST_MODEL_DIR +
                           "/facemesh.safetensors 2>/dev/null";
@@ -148,15 +151,7 @@ TEST(Video, CommandWritesAnnotatedVideoAndOneJsonLinePerFrame) {
 TEST(Video, MissingOrCorruptFileGivesOneErrorLine) {
   const std::string dir = test::freshTempDir("facekit_video_bad_", "files");
   std::mt19937 rng(11);
-  {
-    cv::VideoWriter w(dir + "/good.avi", cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, cv::Size(512, 512));
-    ASSERT_TRUE(w.isOpened());
-    for (int k = 0; k < 3; ++k) {
-      cv::Mat bgr;
-      cv::cvtColor(frame(k, 0.0, rng), bgr, cv::COLOR_RGB2BGR);
-      w.write(bgr);
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(writeClip(dir + "/good.avi", 3, 0.0, rng));
   auto writeBytes = [&](const std::string& name, const std::string& bytes) {
     std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
     return dir + "/" + name;
