@@ -719,8 +719,9 @@ class MtcnnDetector final : public FaceDetector {
     Tensor scratch[2];
     std::vector<Candidate> found;
     int pad = 0;  // pixels of border around the level's image in `input` (border_faces)
-    // Tiled levels (more than band_pixels_ padded pixels): the level's 8-bit image, run through
-    // P-Net in row bands; band height -> the P-Net for that band size (at most two sizes).
+    // The level's 8-bit image (turned, in a turned pass; normalised into `input` by its task).
+    // Tiled levels (more than band_pixels_ padded pixels) run through P-Net in row bands of it;
+    // band height -> the P-Net for that band size (at most two sizes).
     bool tiled = false, keep = false;  // keep: its nets, image and buffers stay for the next call
     cv::Mat image;
     int band_rows = 0;  // P-Net output rows per band
